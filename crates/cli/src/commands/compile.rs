@@ -1,0 +1,10 @@
+//! `approvalc compile` (placeholder until its owner lands it).
+
+use crate::Exit;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> miette::Result<Exit> {
+    Err(miette::miette!("`approvalc compile` is not built yet"))
+}

@@ -1,0 +1,1 @@
+//! (crate doc to be written by its owner)
