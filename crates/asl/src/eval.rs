@@ -1,0 +1,1 @@
+//! ASL value computation (placeholder until its owner lands it).

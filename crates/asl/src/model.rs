@@ -1,0 +1,1 @@
+//! Typed ASL model (placeholder until its owner lands it).

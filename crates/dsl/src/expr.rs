@@ -1,0 +1,1 @@
+//! `when:` condition expressions (owned by the checks work; placeholder).

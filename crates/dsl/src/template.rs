@@ -1,0 +1,1 @@
+//! `{{ ... }}` string templates (owned by the checks work; placeholder).
