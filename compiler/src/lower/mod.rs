@@ -1,0 +1,1 @@
+//! Lowering of a checked model to AWS artifacts (placeholder until its owner lands it).

@@ -1,0 +1,1 @@
+//! The resolved, checked workflow (placeholder until its owner lands it).
