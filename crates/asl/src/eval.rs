@@ -1,1 +1,0 @@
-//! ASL value computation (placeholder until its owner lands it).
