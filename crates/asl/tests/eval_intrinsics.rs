@@ -169,7 +169,7 @@ fn arrays() {
     );
     check(
         "States.ArrayUnique($.arr)",
-        json!([1, 2, "x", {"a": 1}, [1]]),
+        json!([1, 2, "x", {"a": 1}, [1], [1.0]]),
     );
 }
 
