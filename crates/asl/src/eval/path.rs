@@ -433,6 +433,10 @@ fn tokenize(text: &str, rest: &str) -> Result<Vec<Segment>, DefinitionError> {
             let (inner, tail) = (s.get(1..end).unwrap_or(""), s.get(end + 1..).unwrap_or(""));
             out.push(bracket_segment(inner).map_err(|why| bad(&why))?);
             s = tail;
+        } else if out.is_empty() && s.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+            return Err(bad(
+                "variables ('$name', set by Assign) are not supported; approvalc emits paths over the state input ($) and the context object ($$) only",
+            ));
         } else {
             return Err(bad("expected '.' or '[' after the root or a step"));
         }
@@ -634,7 +638,16 @@ mod tests {
 
     #[test]
     fn bad_paths_are_rejected_at_load() {
-        for bad in ["", "a.b", "$.", "$[", "$.a[?(@.x =~ /y/)]", "$..", "$a"] {
+        for bad in [
+            "",
+            "a.b",
+            "$.",
+            "$[",
+            "$.a[?(@.x =~ /y/)]",
+            "$..",
+            "$a",
+            "$.a b[",
+        ] {
             assert!(Path::parse(bad).is_err(), "{bad} should not parse");
         }
         for bad in ["$.a[*]", "$..a", "$$.Execution", "$.a[0:1]"] {
@@ -643,6 +656,17 @@ mod tests {
                 "{bad} is not a reference path"
             );
         }
+    }
+
+    #[test]
+    fn variables_are_named_in_the_error() {
+        let e = Path::parse("$errorVar").unwrap_err();
+        assert!(
+            e.message
+                .contains("variables ('$name', set by Assign) are not supported"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
