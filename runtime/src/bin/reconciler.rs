@@ -1,0 +1,24 @@
+//! Lambda `approvalc-reconciler` (scheduled): resolves waiting tasks whose automation or
+//! approval already ended (lost events, decisions that beat the token).
+
+use approvalc_runtime::aws::lambda;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda::init_tracing();
+    let clients = lambda::clients().await;
+    let clients = &clients;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let config = lambda::config_for(&event);
+        let report = approvalc_runtime::reconcile(
+            lambda::ctx(&config, clients),
+            &clients.ssm,
+            &clients.codepipeline,
+        )
+        .await?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}

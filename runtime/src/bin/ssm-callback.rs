@@ -1,0 +1,23 @@
+//! Lambda `approvalc-ssm-callback`: EventBridge automation status change → Step Functions.
+
+use approvalc_runtime::aws::lambda;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda::init_tracing();
+    let clients = lambda::clients().await;
+    let clients = &clients;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let config = lambda::config_for(&event);
+        let report = approvalc_runtime::ssm_callback(
+            lambda::ctx(&config, clients),
+            &clients.ssm,
+            &event.payload,
+        )
+        .await?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}
