@@ -302,41 +302,40 @@ fn resolve_index(i: i64, len: usize) -> Option<usize> {
 /// Walks a definite path, failing as Jayway does.
 fn walk<'a>(root: &'a Value, steps: &[Step]) -> Result<&'a Value, Miss> {
     let mut current = root;
-    let mut so_far = String::from("$");
     for (n, step) in steps.iter().enumerate() {
-        let is_leaf = n + 1 == steps.len();
-        let before = so_far.clone();
-        push_normalised(&mut so_far, step);
-        current = match (current, step) {
-            (Value::Object(map), Step::Field(name)) => match map.get(name) {
-                Some(v) => v,
-                None if is_leaf => return Err(Miss(format!("No results for path: {so_far}"))),
-                None => return Err(Miss(format!("Missing property in path {so_far}"))),
-            },
-            (other, Step::Field(name)) => {
-                return Err(Miss(format!(
-                    "Expected to find an object with property ['{name}'] in path {before} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JsonSmartJsonProvider'.",
-                    java_class(other)
-                )));
+        let next = match (current, step) {
+            (Value::Object(map), Step::Field(name)) => map.get(name),
+            (Value::Array(items), Step::Index(i)) => {
+                resolve_index(*i, items.len()).and_then(|at| items.get(at))
             }
-            (Value::Array(items), Step::Index(i)) => match resolve_index(*i, items.len())
-                .and_then(|at| items.get(at))
-            {
-                Some(v) => v,
-                None => return Err(Miss(format!("No results for path: {}", normalised(steps)))),
-            },
-            (Value::Null, Step::Index(_)) => {
-                return Err(Miss(format!("The path {before} is null")));
-            }
-            (other, Step::Index(i)) => {
-                return Err(Miss(format!(
-                    "Filter: [{i}] can only be applied to arrays. Current context is: {}",
-                    compact(other)
-                )));
-            }
+            _ => None,
         };
+        // The error text is built only on a miss: the successful walk allocates nothing.
+        current = next.ok_or_else(|| miss(current, steps, n))?;
     }
     Ok(current)
+}
+
+/// Jayway's explanation of why step `n` found nothing in `at`.
+fn miss(at: &Value, steps: &[Step], n: usize) -> Miss {
+    let before = normalised(steps.get(..n).unwrap_or_default());
+    let through = normalised(steps.get(..=n).unwrap_or_default());
+    let is_leaf = n + 1 == steps.len();
+    Miss(match (at, steps.get(n)) {
+        (Value::Object(_), _) if is_leaf => format!("No results for path: {through}"),
+        (Value::Object(_), _) => format!("Missing property in path {through}"),
+        (other, Some(Step::Field(name))) => format!(
+            "Expected to find an object with property ['{name}'] in path {before} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JsonSmartJsonProvider'.",
+            java_class(other)
+        ),
+        (Value::Array(_), _) => format!("No results for path: {}", normalised(steps)),
+        (Value::Null, _) => format!("The path {before} is null"),
+        (other, Some(Step::Index(i))) => format!(
+            "Filter: [{i}] can only be applied to arrays. Current context is: {}",
+            compact(other)
+        ),
+        (_, None) => format!("No results for path: {}", normalised(steps)),
+    })
 }
 
 /// The class name Jayway (on json-smart) reports for a value it cannot step into.
