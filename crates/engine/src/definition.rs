@@ -88,8 +88,6 @@ pub(crate) struct TaskSpec {
     pub timeout: Option<Seconds>,
     pub heartbeat: Option<Seconds>,
     pub credentials: Option<Value>,
-    /// `.waitForTaskToken`: the task's result is whatever the callback sends.
-    pub wait_for_token: bool,
 }
 
 /// A number of seconds, given literally or through a path.
@@ -691,14 +689,12 @@ fn task(at: &Location, obj: &Map<String, Value>) -> Result<TaskSpec, LoadError> 
         Some(_) => return Err(LoadError::new(at, "Resource", "must be a string")),
         None => return Err(LoadError::new(at, "Resource", "missing required field")),
     };
-    let wait_for_token = resource.ends_with(".waitForTaskToken");
     Ok(TaskSpec {
         parameters: template(at, obj, "Parameters")?,
         result_selector: template(at, obj, "ResultSelector")?,
         timeout: seconds(at, obj, "TimeoutSeconds", "TimeoutSecondsPath", false)?,
         heartbeat: seconds(at, obj, "HeartbeatSeconds", "HeartbeatSecondsPath", false)?,
         credentials: obj.get("Credentials").cloned(),
-        wait_for_token,
         resource,
     })
 }

@@ -78,6 +78,8 @@ impl Location {
 
 /// A runtime error with the name AWS gives it (`States.Runtime`, `States.Timeout`, a Lambda's
 /// exception name…) and its cause. This is the value `Retry` and `Catch` match on.
+/// An empty `error` stands for "no name given" (`SendTaskFailure` without `error`), which
+/// AWS passes on as `"Error": null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub error: String,
@@ -100,6 +102,17 @@ impl Failure {
     /// has none).
     pub fn to_catch_output(&self) -> serde_json::Value {
         let mut map = serde_json::Map::new();
+        if self.error.is_empty() {
+            // What AWS passes on for a failure sent with neither error nor cause.
+            map.insert("Error".into(), serde_json::Value::Null);
+            map.insert(
+                "Cause".into(),
+                self.cause
+                    .clone()
+                    .map_or(serde_json::Value::Null, Into::into),
+            );
+            return serde_json::Value::Object(map);
+        }
         map.insert("Error".into(), self.error.clone().into());
         if let Some(cause) = &self.cause {
             map.insert("Cause".into(), cause.clone().into());

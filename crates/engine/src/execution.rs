@@ -46,6 +46,11 @@ pub struct ExecutionConfig {
     pub seed: u64,
     /// Keep the history (on by default; off makes long simulations leaner).
     pub record_history: bool,
+    /// EXPRESS executions have `express:` ARNs and no `RedriveCount` in `$$.Execution`.
+    pub express: bool,
+    /// AWS fails an execution whose history would exceed 25,000 events; the same guard
+    /// stops a runaway loop here.
+    pub max_events: u64,
 }
 
 impl Default for ExecutionConfig {
@@ -60,6 +65,8 @@ impl Default for ExecutionConfig {
             start_time_ms: 1_704_067_200_000,
             seed: 0,
             record_history: true,
+            express: false,
+            max_events: 25_000,
         }
     }
 }
@@ -73,6 +80,13 @@ impl ExecutionConfig {
     }
 
     pub fn execution_arn(&self) -> String {
+        if self.express {
+            // Express ARNs carry a third part AWS generates; derive it from the seed.
+            return format!(
+                "arn:aws:states:{}:{}:express:{}:{}:{:032x}",
+                self.region, self.account, self.state_machine_name, self.execution_name, self.seed
+            );
+        }
         format!(
             "arn:aws:states:{}:{}:execution:{}:{}",
             self.region, self.account, self.state_machine_name, self.execution_name
@@ -568,6 +582,9 @@ impl Execution {
             if self.s.status.is_finished() {
                 return;
             }
+            if self.s.next_event_id > self.s.config.max_events {
+                return self.too_many_events();
+            }
             match self.take_phase(tid) {
                 Phase::Enter { state, input } => self.enter(tid, state, input),
                 Phase::Attempt(frame) => self.attempt(tid, frame, handler),
@@ -663,17 +680,17 @@ impl Execution {
         let input = &self.s.input;
         self.context_base.get_or_insert_with(|| {
             let mut m = Map::new();
-            m.insert(
-                "Execution".into(),
-                json!({
-                    "Id": c.execution_arn(),
-                    "Input": input,
-                    "StartTime": format_timestamp(c.start_time_ms),
-                    "Name": c.execution_name,
-                    "RoleArn": c.role_arn,
-                    "RedriveCount": 0,
-                }),
-            );
+            let mut e = json!({
+                "Id": c.execution_arn(),
+                "Input": input,
+                "StartTime": format_timestamp(c.start_time_ms),
+                "Name": c.execution_name,
+                "RoleArn": c.role_arn,
+            });
+            if let (false, Some(obj)) = (c.express, e.as_object_mut()) {
+                obj.insert("RedriveCount".into(), 0.into());
+            }
+            m.insert("Execution".into(), e);
             m.insert(
                 "StateMachine".into(),
                 json!({"Id": c.state_machine_arn(), "Name": c.state_machine_name}),
@@ -915,7 +932,7 @@ impl Execution {
             state,
             frame.entered_at,
             Some(frame.retry_total),
-            spec.wait_for_token.then_some(token.as_str()),
+            Some(token.as_str()),
             None,
         );
         let params = match &spec.parameters {
@@ -1436,6 +1453,24 @@ impl Execution {
         self.after_change(tid);
     }
 
+    fn too_many_events(&mut self) {
+        self.abort(0);
+        let error = names::RUNTIME.to_owned();
+        let cause = Some(format!(
+            "The execution reached the maximum number of history events ({}).",
+            self.s.config.max_events
+        ));
+        self.record(
+            Some(0),
+            EventKind::ExecutionFailed {
+                error: error.clone(),
+                cause: cause.clone(),
+            },
+        );
+        self.s.status = Status::Failed { error, cause };
+        self.s.ready.clear();
+    }
+
     fn execution_timed_out(&mut self) {
         self.abort(0);
         self.record(
@@ -1506,13 +1541,13 @@ impl IntrinsicEnv for Env<'_> {
 }
 
 /// Matches an error name against an `ErrorEquals` list, with AWS's wildcards:
-/// `States.ALL` matches everything but `States.DataLimitExceeded` (which must be named),
+/// `States.ALL` matches everything (`States.Runtime` never reaches here),
 /// `States.TaskFailed` everything but `States.Timeout`.
 fn error_matches(list: &[String], error: &str) -> bool {
     list.iter().any(|name| {
         name == error
-            || (name == names::ALL && error != names::DATA_LIMIT)
-            || (name == names::TASK_FAILED && error != names::TIMEOUT && error != names::DATA_LIMIT)
+            || name == names::ALL
+            || (name == names::TASK_FAILED && error != names::TIMEOUT)
     })
 }
 

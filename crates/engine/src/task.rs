@@ -109,7 +109,9 @@ impl TaskHandler for ScriptedTaskHandler {
                 format!("no scripted result left for state `{}`", request.state),
             ));
         };
-        if let Some(error) = answer.error {
+        let failed = answer.event.as_deref() == Some("TaskFailed");
+        if answer.error.is_some() || failed {
+            let error = answer.error.unwrap_or_default();
             let timed_out =
                 error == names::TIMEOUT || answer.event.as_deref() == Some("TaskTimedOut");
             if timed_out {
