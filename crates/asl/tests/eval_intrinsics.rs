@@ -288,8 +288,8 @@ fn math_random_stays_in_range_and_honours_the_seed() {
 #[test]
 fn path_arguments() {
     check(
-        "States.Array($$.Execution.Name, $.arr[3], $.arr[?(@ == 2)])",
-        json!(["run-1", "x", [2, 2]]),
+        "States.Array($$.Execution.Name, $.arr[3], $.arr[?(@.a == 1)])",
+        json!(["run-1", "x", [{"a": 1}, {"a": 1}]]),
     );
     check_err(
         "States.Array($.missing)",
@@ -323,4 +323,9 @@ fn malformed_calls_are_rejected_at_load() {
     check_rejected("States.Array(1) trailing", "unexpected text");
     check_rejected("States.Array($.a[)", "");
     check_rejected("States.Array(1.2.3)", "not a number");
+    let nest = |n: usize| format!("{}1{}", "States.Array(".repeat(n), ")".repeat(n));
+    assert!(Intrinsic::parse(&nest(10)).is_ok());
+    check_rejected(&nest(11), "more than 10 nested");
+    // Deep nesting is refused, not a stack overflow.
+    check_rejected(&nest(100_000), "more than 10 nested");
 }

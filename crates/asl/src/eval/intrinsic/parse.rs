@@ -28,8 +28,16 @@ pub(super) struct Call {
     pub(super) args: Vec<Arg>,
 }
 
+/// AWS allows up to 10 nested intrinsic functions in one field; the limit also bounds
+/// the recursion of this parser and of evaluation.
+const MAX_DEPTH: usize = 10;
+
 pub(super) fn parse_call(text: &str) -> Result<Call, DefinitionError> {
-    let mut p = Parser { text, pos: 0 };
+    let mut p = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
     p.skip_ws();
     let call = p.call()?;
     p.skip_ws();
@@ -42,6 +50,8 @@ pub(super) fn parse_call(text: &str) -> Result<Call, DefinitionError> {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// Calls currently open.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -75,6 +85,16 @@ impl Parser<'_> {
     }
 
     fn call(&mut self) -> Result<Call, DefinitionError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(&format!("more than {MAX_DEPTH} nested intrinsic functions")));
+        }
+        let call = self.call_body();
+        self.depth -= 1;
+        call
+    }
+
+    fn call_body(&mut self) -> Result<Call, DefinitionError> {
         let name_len = self
             .rest()
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
@@ -123,10 +143,8 @@ impl Parser<'_> {
                     ("false", Value::Bool(false)),
                     ("null", Value::Null),
                 ] {
-                    if self.rest().starts_with(word)
-                        && !self.rest()[word.len()..]
-                            .starts_with(|c: char| c.is_ascii_alphanumeric())
-                    {
+                    let after = self.rest().strip_prefix(word);
+                    if after.is_some_and(|a| !a.starts_with(|c: char| c.is_ascii_alphanumeric())) {
                         self.pos += word.len();
                         return Ok(Arg::Literal { value, raw: None });
                     }
