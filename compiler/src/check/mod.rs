@@ -273,3 +273,6 @@ fn report_run_length(
         .with_help("shorten the timeouts on this chain, or split the workflow in two"),
     );
 }
+
+#[cfg(test)]
+mod tests;

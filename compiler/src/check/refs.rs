@@ -331,7 +331,7 @@ impl Resolver<'_> {
                     ),
                     text.sub_span(bad_span.start, bad_span.end),
                 )
-                .with_label(format!("{}", bad_ty.name()))
+                .with_label(bad_ty.name())
                 .with_help("use `==`, `!=` or `in [..]` for strings and booleans"),
             );
             return None;
@@ -381,7 +381,7 @@ impl Resolver<'_> {
                         ),
                         file_span,
                     )
-                    .with_label(format!("{}", item_ty.name()))
+                    .with_label(item_ty.name())
                     .with_help(type_help(ty, item_ty)),
                 );
                 ok = false;
