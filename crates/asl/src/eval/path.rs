@@ -113,11 +113,12 @@ impl Path {
         field: &str,
     ) -> Result<Value, RuntimeError> {
         self.select_ref(input, context).map(Cow::into_owned).map_err(|_| {
-            let root = self.root_of(input, context);
+            // AWS quotes the state input even for a `$$` path (recorded in LocalStack's
+            // snapshot `test_invalid_jsonpath[INVALID_JSONPATH_IN_STRING_EXPR_CONTEXTPATH]`).
             RuntimeError::runtime(format!(
                 "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
                 self.text,
-                compact(root)
+                compact(input)
             ))
         })
     }
@@ -632,6 +633,19 @@ mod tests {
         assert_eq!(
             e.cause,
             "The JSONPath '$.no_such' specified for the field 'value.$' could not be found in the input '{\"a\":1}'"
+        );
+    }
+
+    #[test]
+    fn context_misses_quote_the_state_input() {
+        let p = Path::parse("$$.Execution.Input.no_such_jsonpath").unwrap();
+        let ctx = json!({"Execution": {"Input": {"int-literal": 0}}});
+        let e = p
+            .select_for_field(&json!({"int-literal": 0}), &ctx, "value.$")
+            .unwrap_err();
+        assert_eq!(
+            e.cause,
+            "The JSONPath '$$.Execution.Input.no_such_jsonpath' specified for the field 'value.$' could not be found in the input '{\"int-literal\":0}'"
         );
     }
 
