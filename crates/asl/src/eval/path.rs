@@ -611,6 +611,36 @@ mod tests {
     }
 
     #[test]
+    fn jayway_functions_are_plain_names_on_aws() {
+        // AWS fails `$.Jobs.sum()` with the not-found cause (re:Post question
+        // "AWS StepFunctions: sum() function returns error about not finding path").
+        let p = Path::parse("$.Jobs.sum()").unwrap();
+        let e = p
+            .select_for_field(&json!({"Jobs": [0, 1]}), &json!({}), "Jobs.$")
+            .unwrap_err();
+        assert_eq!(
+            e.cause,
+            "The JSONPath '$.Jobs.sum()' specified for the field 'Jobs.$' could not be found in the input '{\"Jobs\":[0,1]}'"
+        );
+    }
+
+    #[test]
+    fn index_and_type_misses() {
+        let input = json!({"a": [1], "s": "x"});
+        assert_eq!(
+            sel("$.a[5]", input.clone()),
+            Err("Invalid path '$.a[5]' : No results for path: $['a'][5]".into())
+        );
+        assert_eq!(
+            sel("$.s[0]", input.clone()),
+            Err("Invalid path '$.s[0]' : Filter: [0] can only be applied to arrays. Current context is: \"x\"".into())
+        );
+        assert!(sel("$.s.b", input).unwrap_err().contains(
+            "Expected to find an object with property ['b'] in path $['s'] but found 'java.lang.String'"
+        ));
+    }
+
+    #[test]
     fn indefinite_paths_yield_arrays() {
         let input = json!({"users": [{"s": 0, "y": 1}, {"s": 1, "y": 2}]});
         assert_eq!(sel("$.users[*].y", input.clone()), Ok(json!([1, 2])));
