@@ -71,6 +71,8 @@ pub(crate) struct Field {
 pub(crate) struct Object {
     /// Used in the JSON Schema `$defs` and in messages ("in a stage").
     pub name: &'static str,
+    /// How messages refer to it: "missing required key `id` in this account".
+    pub noun: &'static str,
     pub doc: &'static str,
     pub fields: &'static [Field],
     /// Exactly one of these keys must be present.
@@ -107,6 +109,7 @@ const fn opt(name: &'static str, shape: Shape, doc: &'static str) -> Field {
 
 pub(crate) static WORKFLOW: Object = Object {
     name: "workflow",
+    noun: "the workflow",
     doc: "An approvalc workflow: stages of human approval compiled to AWS Step Functions.",
     one_of: &[],
     fields: &[
@@ -161,6 +164,7 @@ pub(crate) static WORKFLOW: Object = Object {
 
 pub(crate) static ACCOUNT: Object = Object {
     name: "account",
+    noun: "this account",
     doc: "An AWS account used by the workflow.",
     one_of: &[],
     fields: &[
@@ -175,6 +179,7 @@ pub(crate) static ACCOUNT: Object = Object {
 
 pub(crate) static INPUT: Object = Object {
     name: "input",
+    noun: "this input",
     doc: "One input parameter of a run.",
     one_of: &[],
     fields: &[
@@ -201,6 +206,7 @@ pub(crate) static INPUT: Object = Object {
 
 pub(crate) static DEFAULTS: Object = Object {
     name: "defaults",
+    noun: "`defaults`",
     doc: "Stage settings applied unless a stage overrides them.",
     one_of: &[],
     fields: &[
@@ -224,6 +230,7 @@ pub(crate) static DEFAULTS: Object = Object {
 
 pub(crate) static RULES: Object = Object {
     name: "rules",
+    noun: "`rules`",
     doc: "Separation-of-duties rules (off unless set to true).",
     one_of: &[],
     fields: &[
@@ -242,6 +249,7 @@ pub(crate) static RULES: Object = Object {
 
 pub(crate) static STAGE: Object = Object {
     name: "stage",
+    noun: "this stage",
     doc: "One stage: an SSM or CodePipeline approval, or an action.",
     one_of: &["ssm", "codepipeline", "action"],
     fields: &[
@@ -292,6 +300,7 @@ pub(crate) static STAGE: Object = Object {
 
 pub(crate) static ESCALATE: Object = Object {
     name: "escalate",
+    noun: "`escalate`",
     doc: "Who is asked after the stage times out.",
     one_of: &[],
     fields: &[
@@ -310,6 +319,7 @@ pub(crate) static ESCALATE: Object = Object {
 
 pub(crate) static SSM: Object = Object {
     name: "ssm",
+    noun: "`ssm`",
     doc: "An SSM Automation aws:approve step.",
     one_of: &[],
     fields: &[
@@ -343,6 +353,7 @@ pub(crate) static SSM: Object = Object {
 
 pub(crate) static CODEPIPELINE: Object = Object {
     name: "codepipeline",
+    noun: "`codepipeline`",
     doc: "A CodePipeline Manual approval action.",
     one_of: &[],
     fields: &[
@@ -386,6 +397,7 @@ pub(crate) static CODEPIPELINE: Object = Object {
 
 pub(crate) static ACTION: Object = Object {
     name: "action",
+    noun: "`action`",
     doc: "Work done by the stage; approved when it succeeds.",
     one_of: &[],
     fields: &[req(
@@ -397,6 +409,7 @@ pub(crate) static ACTION: Object = Object {
 
 pub(crate) static SSM_AUTOMATION: Object = Object {
     name: "ssm_automation",
+    noun: "`ssm_automation`",
     doc: "An SSM Automation document run by an action stage.",
     one_of: &[],
     fields: &[

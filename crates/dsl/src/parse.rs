@@ -67,7 +67,7 @@ impl Reader {
         object: &'static Object,
         owner: Span,
     ) -> Option<Fields<'n>> {
-        let entries = self.mapping(node, &format!("{} settings (a mapping)", object.name))?;
+        let entries = self.mapping(node, &format!("a mapping for {}", object.noun))?;
         let mut fields = Fields {
             entries: Vec::new(),
         };
@@ -88,11 +88,7 @@ impl Reader {
                 self.report(
                     Diagnostic::error(
                         codes::MISSING_KEY,
-                        format!(
-                            "missing required key `{}` in {}",
-                            field.name,
-                            article(object.name)
-                        ),
+                        format!("missing required key `{}` in {}", field.name, object.noun),
                         owner,
                     )
                     .with_label(format!("`{}` needed here", field.name))
@@ -136,7 +132,7 @@ impl Reader {
     fn unknown_key(&mut self, span: Span, name: &str, object: &Object) {
         let mut d = Diagnostic::error(
             codes::UNKNOWN_KEY,
-            format!("unknown key `{name}` in {}", article(object.name)),
+            format!("unknown key `{name}` in {}", object.noun),
             span,
         )
         .with_label("not a known key");
@@ -978,14 +974,5 @@ impl Reader {
             out.insert(name.value.clone(), Parameter { name, value });
         }
         out
-    }
-}
-
-/// "a stage", "an input".
-fn article(noun: &str) -> String {
-    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        format!("an `{noun}`")
-    } else {
-        format!("a `{noun}`")
     }
 }
