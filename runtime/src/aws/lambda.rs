@@ -1,6 +1,12 @@
 //! What the four Lambda binaries share: JSON logs, clients, config from the invocation.
 
 use lambda_runtime::{Context, LambdaEvent};
+use tracing::Level;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::Config;
 use crate::ports::SystemClock;
@@ -11,18 +17,49 @@ use super::Clients;
 /// Environment variable naming the token table (`approvalc-tokens` when unset).
 pub const TOKEN_TABLE_ENV: &str = "APPROVALC_TOKEN_TABLE";
 
+/// Targets of the SDK stack. At DEBUG/TRACE `aws_smithy_runtime` logs whole requests and
+/// responses (a `SendTaskSuccess` body, a `GetItem` answer): both hold the task token.
+pub fn is_sdk_target(target: &str) -> bool {
+    [
+        "aws_smithy",
+        "aws_sdk",
+        "aws_runtime",
+        "aws_config",
+        "aws_credential",
+        "hyper",
+        "h2",
+        "rustls",
+        "tower",
+    ]
+    .iter()
+    .any(|prefix| target.starts_with(prefix))
+}
+
+/// The JSON log layer: `directives` as in `RUST_LOG` (invalid → `info`), but SDK targets are
+/// capped at INFO whatever the directives say, so no verbosity setting can log a token.
+pub fn log_layer<S, W>(make_writer: W, directives: &str) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let env = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
+    let sdk_cap = filter_fn(|meta| *meta.level() <= Level::INFO || !is_sdk_target(meta.target()));
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(make_writer)
+        .with_filter(env)
+        .with_filter(sdk_cap)
+        .boxed()
+}
+
 /// Structured JSON logs on stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 /// Only ids and reasons are ever logged; the task token type cannot be formatted.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
+    let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::registry()
+        .with(log_layer(std::io::stdout, &directives))
         .init();
 }
 
