@@ -1,7 +1,8 @@
 //! Replays the conformance corpus (state machines with inputs and the results AWS
 //! recorded for them) through `approvalc_asl::eval`, for every case that only uses what
 //! this crate computes: chains of `Pass` states with `InputPath`, `Parameters`,
-//! `Result`, `ResultPath` and `OutputPath`, in the JSONPath query language.
+//! `Result`, `ResultPath`, `OutputPath` and `Assign` (variables), in the JSONPath query
+//! language.
 //!
 //! The corpus is derived from the LocalStack Step Functions test suite
 //! (github:localstack/localstack at 8b9a79f05846835cf4dff63ab7eefdde9df83783,
@@ -12,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use approvalc_asl::eval::{FixedEnv, Path, PayloadTemplate, ReferencePath, RuntimeError};
+use approvalc_asl::eval::{FixedEnv, Path, PayloadTemplate, ReferencePath, Roots, RuntimeError};
 use serde_json::{Value, json};
 
 /// What AWS writes before the cause of a state failure; the engine adds it, so it is
@@ -77,6 +78,7 @@ const PASS_FIELDS: &[&str] = &[
     "Result",
     "ResultPath",
     "OutputPath",
+    "Assign",
 ];
 
 /// Why a case is out of this crate's reach, or `None` when it is in.
@@ -92,7 +94,7 @@ fn out_of_scope(case: &Case) -> Option<&'static str> {
         }
         let fields = state.as_object()?;
         if fields.keys().any(|k| !PASS_FIELDS.contains(&k.as_str())) {
-            return Some("Pass fields beyond paths/templates (Assign, …)");
+            return Some("Pass fields beyond paths, templates and Assign");
         }
     }
     None
@@ -134,29 +136,43 @@ fn context(input: &Value, state: &str, express: bool) -> Value {
     })
 }
 
-/// Runs a chain of Pass states the way Step Functions processes a state's data.
+/// Runs a chain of Pass states the way Step Functions processes a state's data:
+/// InputPath, Parameters (or Result), Assign (over the result, seeing the variables as
+/// they were before the state), ResultPath, OutputPath.
 fn run(case: &Case) -> Result<Value, RuntimeError> {
     let def = &case.definition;
     let mut name = def["StartAt"].as_str().unwrap().to_owned();
     let mut data = case.input.clone();
+    let mut vars = serde_json::Map::new();
     let mut env = FixedEnv::default();
     loop {
         let state = &def["States"][&name];
         let ctx = context(&case.input, &name, case.express);
-        let effective = match state.get("InputPath") {
+        let path = |field: &str| {
+            state
+                .get(field)
+                .map(|p| p.as_str().map(|p| Path::parse(p).unwrap()))
+        };
+        let effective = match path("InputPath") {
             None => data.clone(),
-            Some(Value::Null) => json!({}),
-            Some(p) => Path::parse(p.as_str().unwrap())
-                .unwrap()
-                .select(&data, &ctx)?,
+            Some(None) => json!({}),
+            Some(Some(p)) => p.select_in(Roots::new(&data, &ctx).with_variables(&vars))?,
         };
         let result = match (state.get("Parameters"), state.get("Result")) {
             (Some(t), _) => PayloadTemplate::compile(t)
                 .unwrap()
-                .evaluate(&effective, &ctx, &mut env)?,
+                .evaluate_in(Roots::new(&effective, &ctx).with_variables(&vars), &mut env)?,
             (None, Some(r)) => r.clone(),
             (None, None) => effective.clone(),
         };
+        if let Some(assign) = state.get("Assign") {
+            let assigned = PayloadTemplate::compile(assign)
+                .unwrap()
+                .evaluate_in(Roots::new(&result, &ctx).with_variables(&vars), &mut env)?;
+            if let Value::Object(assigned) = assigned {
+                vars.extend(assigned);
+            }
+        }
         let combined = match state.get("ResultPath") {
             None => result,
             Some(Value::Null) => data.clone(),
@@ -164,12 +180,10 @@ fn run(case: &Case) -> Result<Value, RuntimeError> {
                 .unwrap()
                 .insert(data.clone(), result)?,
         };
-        data = match state.get("OutputPath") {
+        data = match path("OutputPath") {
             None => combined,
-            Some(Value::Null) => json!({}),
-            Some(p) => Path::parse(p.as_str().unwrap())
-                .unwrap()
-                .select(&combined, &ctx)?,
+            Some(None) => json!({}),
+            Some(Some(p)) => p.select_in(Roots::new(&combined, &ctx).with_variables(&vars))?,
         };
         match state.get("Next").and_then(Value::as_str) {
             Some(next) => name = next.to_owned(),

@@ -5,7 +5,8 @@
 //!
 //! * [`Path`]: `InputPath`, `OutputPath`, `ItemsPath`, the values of `.$` keys, a Choice
 //!   `Variable`: a JSONPath (RFC 9535 through `serde_json_path`, with Jayway-style dotted
-//!   names) over the state input (`$`) or the context object (`$$`). Paths made only of
+//!   names) over the state input (`$`), the context object (`$$`) or a variable
+//!   (`$name`, set by `Assign`; [`Roots`] says where each comes from). Paths made only of
 //!   names and indices are *definite* and walk the value directly; any other path is
 //!   *indefinite* and always yields an array of its matches, as Step Functions does.
 //! * [`ReferencePath`]: `ResultPath`: a definite path that says where to insert a value.
@@ -20,8 +21,9 @@
 //! executing the state 'NAME' (entered at the event id #N). `, which only the engine
 //! knows how to write (see `docs/asl-eval.md` for the table of names and causes).
 //!
-//! Left out: JSONata (a separate query language), `Assign`/variables (`$name`), Jayway
-//! filter extensions that RFC 9535 lacks (`=~`, `in`, `size`, `length()`).
+//! Left out: JSONata (a separate query language), applying `Assign` itself (the engine
+//! evaluates it as a [`PayloadTemplate`] and keeps the variables), Jayway filter
+//! extensions that RFC 9535 lacks (`=~`, `in`, `size`).
 //!
 //! Tests: unit tests next to the code, and `crates/asl/tests/eval_*.rs`, which replay the
 //! conformance corpus (`/work/shared/conformance`, results recorded on AWS).
@@ -29,9 +31,11 @@
 mod error;
 mod intrinsic;
 mod path;
+mod roots;
 mod template;
 
 pub use error::{DefinitionError, RuntimeError};
 pub use intrinsic::{FixedEnv, Intrinsic, IntrinsicEnv};
 pub use path::{Path, ReferencePath};
+pub use roots::{Roots, Variables};
 pub use template::PayloadTemplate;

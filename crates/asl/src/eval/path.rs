@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use super::error::{DefinitionError, RuntimeError};
+use super::roots::Roots;
 
 /// A parsed path: `$`, `$.a.b[0]`, `$.items[?(@.x > 1)]`, `$$.Execution.Input`, …
 #[derive(Debug, Clone)]
@@ -24,12 +25,14 @@ pub struct Path {
 }
 
 /// What a path starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Root {
     /// `$`: the effective input of the state.
     Input,
     /// `$$`: the context object.
     Context,
+    /// `$name`: a variable set by `Assign`.
+    Variable(String),
 }
 
 #[derive(Debug, Clone)]
@@ -90,13 +93,26 @@ impl Path {
         matches!(self.kind, Kind::Definite(_))
     }
 
+    /// The variable the path starts from (`$name…`), if any.
+    pub fn variable(&self) -> Option<&str> {
+        match &self.root {
+            Root::Variable(name) => Some(name),
+            _ => None,
+        }
+    }
+
     /// Selects the value as `InputPath`, `OutputPath` and `ItemsPath` do.
     ///
     /// A definite path that names nothing fails with `States.Runtime` and the cause
     /// `Invalid path '$.x' : No results for path: $['x']`; an indefinite path yields an
     /// array of its matches, empty when nothing matches.
     pub fn select(&self, input: &Value, context: &Value) -> Result<Value, RuntimeError> {
-        self.select_ref(input, context)
+        self.select_in(Roots::new(input, context))
+    }
+
+    /// [`select`](Self::select) with variables in scope.
+    pub fn select_in(&self, roots: Roots<'_>) -> Result<Value, RuntimeError> {
+        self.select_ref(roots)
             .map(Cow::into_owned)
             .map_err(|Miss(why)| {
                 RuntimeError::runtime(format!("Invalid path '{}' : {why}", self.text))
@@ -112,13 +128,22 @@ impl Path {
         context: &Value,
         field: &str,
     ) -> Result<Value, RuntimeError> {
-        self.select_ref(input, context).map(Cow::into_owned).map_err(|_| {
+        self.select_for_field_in(Roots::new(input, context), field)
+    }
+
+    /// [`select_for_field`](Self::select_for_field) with variables in scope.
+    pub fn select_for_field_in(
+        &self,
+        roots: Roots<'_>,
+        field: &str,
+    ) -> Result<Value, RuntimeError> {
+        self.select_ref(roots).map(Cow::into_owned).map_err(|_| {
             // AWS quotes the state input even for a `$$` path (recorded in LocalStack's
             // snapshot `test_invalid_jsonpath[INVALID_JSONPATH_IN_STRING_EXPR_CONTEXTPATH]`).
             RuntimeError::runtime(format!(
                 "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
                 self.text,
-                compact(input)
+                compact(roots.input)
             ))
         })
     }
@@ -126,18 +151,23 @@ impl Path {
     /// Looks the path up without failing: `None` when a definite path names nothing
     /// (what a Choice `IsPresent` asks); indefinite paths always find an array.
     pub fn find<'a>(&self, input: &'a Value, context: &'a Value) -> Option<Cow<'a, Value>> {
-        self.select_ref(input, context).ok()
+        self.find_in(Roots::new(input, context))
     }
 
-    fn root_of<'a>(&self, input: &'a Value, context: &'a Value) -> &'a Value {
-        match self.root {
-            Root::Input => input,
-            Root::Context => context,
-        }
+    /// [`find`](Self::find) with variables in scope.
+    pub fn find_in<'a>(&self, roots: Roots<'a>) -> Option<Cow<'a, Value>> {
+        self.select_ref(roots).ok()
     }
 
-    fn select_ref<'a>(&self, input: &'a Value, context: &'a Value) -> Result<Cow<'a, Value>, Miss> {
-        let root = self.root_of(input, context);
+    fn select_ref<'a>(&self, roots: Roots<'a>) -> Result<Cow<'a, Value>, Miss> {
+        let root = match &self.root {
+            Root::Input => roots.input,
+            Root::Context => roots.context,
+            Root::Variable(name) => roots
+                .variables
+                .variable(name)
+                .ok_or_else(|| Miss(format!("The variable '${name}' is not defined")))?,
+        };
         match &self.kind {
             Kind::Definite(steps) => walk(root, steps).map(Cow::Borrowed),
             Kind::Indefinite(path) => Ok(Cow::Owned(Value::Array(
@@ -165,9 +195,9 @@ impl ReferencePath {
     /// Parses a reference path: `$`, or `$` followed by names and indices only.
     pub fn parse(text: &str) -> Result<Self, DefinitionError> {
         let (root, rest) = split_root(text)?;
-        if root == Root::Context {
+        if root != Root::Input {
             return Err(DefinitionError::new(format!(
-                "The value for the field '{text}' must be a valid ReferencePath: it cannot refer to the context object ($$)"
+                "The value for the field '{text}' must be a valid ReferencePath: it must start with '$' and cannot refer to the context object ($$) or a variable"
             )));
         }
         let segments = tokenize(text, rest)?;
@@ -378,10 +408,22 @@ fn split_root(text: &str) -> Result<(Root, &str), DefinitionError> {
     if let Some(rest) = text.strip_prefix("$$") {
         Ok((Root::Context, rest))
     } else if let Some(rest) = text.strip_prefix('$') {
-        Ok((Root::Input, rest))
+        // `$name`: a variable; its name runs to the first character that cannot be in one.
+        let name_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        match rest.split_at(name_len) {
+            ("", _) => Ok((Root::Input, rest)),
+            (name, _) if name.starts_with(|c: char| c.is_ascii_digit()) => {
+                Err(DefinitionError::new(format!(
+                    "The value for the field '{text}' must be a valid JSONPath: a variable name cannot start with a digit"
+                )))
+            }
+            (name, tail) => Ok((Root::Variable(name.to_owned()), tail)),
+        }
     } else {
         Err(DefinitionError::new(format!(
-            "The value for the field '{text}' must be a valid JSONPath: a path starts with '$' (state input) or '$$' (context object)"
+            "The value for the field '{text}' must be a valid JSONPath: a path starts with '$' (state input), '$$' (context object) or '$name' (a variable)"
         )))
     }
 }
@@ -433,10 +475,6 @@ fn tokenize(text: &str, rest: &str) -> Result<Vec<Segment>, DefinitionError> {
             let (inner, tail) = (s.get(1..end).unwrap_or(""), s.get(end + 1..).unwrap_or(""));
             out.push(bracket_segment(inner).map_err(|why| bad(&why))?);
             s = tail;
-        } else if out.is_empty() && s.starts_with(|c: char| c.is_alphabetic() || c == '_') {
-            return Err(bad(
-                "variables ('$name', set by Assign) are not supported; approvalc emits paths over the state input ($) and the context object ($$) only",
-            ));
         } else {
             return Err(bad("expected '.' or '[' after the root or a step"));
         }
@@ -688,7 +726,7 @@ mod tests {
             "$[",
             "$.a[?(@.x =~ /y/)]",
             "$..",
-            "$a",
+            "$a!",
             "$.a b[",
         ] {
             assert!(Path::parse(bad).is_err(), "{bad} should not parse");
@@ -702,14 +740,31 @@ mod tests {
     }
 
     #[test]
-    fn variables_are_named_in_the_error() {
-        let e = Path::parse("$errorVar").unwrap_err();
-        assert!(
-            e.message
-                .contains("variables ('$name', set by Assign) are not supported"),
-            "{}",
-            e.message
+    fn variables_are_a_third_root() {
+        let vars: Map<String, Value> =
+            serde_json::from_value(json!({"x": {"a": [5, 6]}, "items": [1, 2]})).unwrap();
+        let input = json!({"x": "not me"});
+        let roots = Roots::new(&input, &Value::Null).with_variables(&vars);
+        let sel = |p: &str| Path::parse(p).unwrap().select_in(roots);
+        assert_eq!(sel("$x.a[1]"), Ok(json!(6)));
+        assert_eq!(sel("$items"), Ok(json!([1, 2])));
+        assert_eq!(sel("$items[*]"), Ok(json!([1, 2])));
+        assert_eq!(sel("$.x"), Ok(json!("not me")));
+        assert_eq!(Path::parse("$x").unwrap().variable(), Some("x"));
+        let missing = sel("$nope").unwrap_err();
+        assert_eq!(
+            missing.cause,
+            "Invalid path '$nope' : The variable '$nope' is not defined"
         );
+        // Without variables in scope a variable path simply names nothing.
+        assert!(
+            Path::parse("$x")
+                .unwrap()
+                .select(&input, &Value::Null)
+                .is_err()
+        );
+        assert!(Path::parse("$1x").is_err());
+        assert!(ReferencePath::parse("$x").is_err());
     }
 
     #[test]

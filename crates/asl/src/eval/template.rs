@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::error::{DefinitionError, RuntimeError};
 use super::intrinsic::{Intrinsic, IntrinsicEnv};
 use super::path::Path;
+use super::roots::Roots;
 
 /// A compiled payload template.
 #[derive(Debug, Clone)]
@@ -50,7 +51,17 @@ impl PayloadTemplate {
         context: &Value,
         env: &mut dyn IntrinsicEnv,
     ) -> Result<Value, RuntimeError> {
-        eval_node(&self.root, input, context, env)
+        self.evaluate_in(Roots::new(input, context), env)
+    }
+
+    /// [`evaluate`](Self::evaluate) with variables in scope (also how the engine
+    /// evaluates an `Assign` block, which has the same `.$` rules).
+    pub fn evaluate_in(
+        &self,
+        roots: Roots<'_>,
+        env: &mut dyn IntrinsicEnv,
+    ) -> Result<Value, RuntimeError> {
+        eval_node(&self.root, roots, env)
     }
 
     /// Whether the template reads anything (otherwise it always yields the same value).
@@ -139,8 +150,7 @@ fn location(at: &str) -> &str {
 
 fn eval_node(
     node: &Node,
-    input: &Value,
-    context: &Value,
+    roots: Roots<'_>,
     env: &mut dyn IntrinsicEnv,
 ) -> Result<Value, RuntimeError> {
     match node {
@@ -148,17 +158,17 @@ fn eval_node(
         Node::Object(fields) => {
             let mut out = Map::with_capacity(fields.len());
             for (key, child) in fields {
-                out.insert(key.clone(), eval_node(child, input, context, env)?);
+                out.insert(key.clone(), eval_node(child, roots, env)?);
             }
             Ok(Value::Object(out))
         }
         Node::Array(items) => items
             .iter()
-            .map(|item| eval_node(item, input, context, env))
+            .map(|item| eval_node(item, roots, env))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
-        Node::Path { path, field } => path.select_for_field(input, context, field),
-        Node::Call { call, field } => call.evaluate_for_field(input, context, field, env),
+        Node::Path { path, field } => path.select_for_field_in(roots, field),
+        Node::Call { call, field } => call.evaluate_in(roots, Some(field), env),
     }
 }
 

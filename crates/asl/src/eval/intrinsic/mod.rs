@@ -7,6 +7,7 @@ mod parse;
 use serde_json::Value;
 
 use super::error::{DefinitionError, RuntimeError};
+use super::roots::Roots;
 use parse::{Arg, Call};
 
 /// Sources of nondeterminism, injected so tests and simulations are repeatable.
@@ -85,15 +86,7 @@ impl Intrinsic {
         context: &Value,
         env: &mut dyn IntrinsicEnv,
     ) -> Result<Value, RuntimeError> {
-        eval_call(
-            &self.call,
-            &Scope {
-                input,
-                context,
-                field: None,
-            },
-            env,
-        )
+        self.evaluate_in(Roots::new(input, context), None, env)
     }
 
     /// Like [`evaluate`](Self::evaluate), for the value of the key `field` (such as
@@ -105,15 +98,18 @@ impl Intrinsic {
         field: &str,
         env: &mut dyn IntrinsicEnv,
     ) -> Result<Value, RuntimeError> {
-        eval_call(
-            &self.call,
-            &Scope {
-                input,
-                context,
-                field: Some(field),
-            },
-            env,
-        )
+        self.evaluate_in(Roots::new(input, context), Some(field), env)
+    }
+
+    /// The general form: any roots (variables included), and the field being computed
+    /// if there is one.
+    pub fn evaluate_in(
+        &self,
+        roots: Roots<'_>,
+        field: Option<&str>,
+        env: &mut dyn IntrinsicEnv,
+    ) -> Result<Value, RuntimeError> {
+        eval_call(&self.call, &Scope { roots, field }, env)
     }
 }
 
@@ -124,8 +120,7 @@ impl std::fmt::Display for Intrinsic {
 }
 
 struct Scope<'a> {
-    input: &'a Value,
-    context: &'a Value,
+    roots: Roots<'a>,
     field: Option<&'a str>,
 }
 
@@ -149,8 +144,8 @@ fn eval_arg(
     match arg {
         Arg::Literal { value, .. } => Ok(value.clone()),
         Arg::Path(path) => match scope.field {
-            Some(field) => path.select_for_field(scope.input, scope.context, field),
-            None => path.select(scope.input, scope.context),
+            Some(field) => path.select_for_field_in(scope.roots, field),
+            None => path.select_in(scope.roots),
         },
         Arg::Call(call) => eval_call(call, scope, env),
     }
