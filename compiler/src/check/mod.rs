@@ -76,7 +76,10 @@ pub fn check_workflow(workflow: &Workflow) -> Checked {
         .enumerate()
         .map(|(i, stage)| context.stage(i, stage, &mut diags))
         .collect();
-    input::report_unused(workflow, &context.used_accounts, &mut diags);
+    // After an unknown account name the user most likely meant one of the "unused" ones.
+    if !diags.iter().any(|d| d.code == codes::UNKNOWN_ACCOUNT) {
+        input::report_unused(workflow, &context.used_accounts, &mut diags);
+    }
     report_shared_pipeline_actions(workflow, &mut diags);
     if let Some(order) = &graph.order {
         report_run_length(workflow, &built, &graph, &order.topo, &mut diags);

@@ -184,10 +184,7 @@ fn redundant_need() {
 
 #[test]
 fn unknown_account() {
-    check(
-        &stages(&[("a", "    account: prdo\n")]),
-        &[UNKNOWN_ACCOUNT, UNUSED_ACCOUNT],
-    );
+    check(&stages(&[("a", "    account: prdo\n")]), &[UNKNOWN_ACCOUNT]);
 }
 
 #[test]
@@ -685,13 +682,7 @@ fn several_errors_in_one_run() {
     ]);
     check(
         &body,
-        &[
-            UNKNOWN_NEED,
-            UNKNOWN_ACCOUNT,
-            UNKNOWN_INPUT,
-            SELF_NEED,
-            UNUSED_ACCOUNT,
-        ],
+        &[UNKNOWN_NEED, UNKNOWN_ACCOUNT, UNKNOWN_INPUT, SELF_NEED],
     );
 }
 

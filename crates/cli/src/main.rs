@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod render;
 
 /// Exit codes, decided only here: 0 success (warnings allowed), 1 a user error was reported
 /// as a diagnostic, 2 usage or internal error.
