@@ -7,7 +7,6 @@
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
-use super::parse::Arg;
 use super::{Function, IntrinsicEnv};
 use crate::eval::error::RuntimeError;
 
@@ -16,15 +15,17 @@ const MAX_STRING_CHARS: usize = 10_000;
 /// Largest array `ArrayRange` may build (AWS quota).
 const MAX_RANGE_ITEMS: usize = 1_000;
 
+/// Applies `function` to evaluated arguments. `template` is `States.Format`'s first
+/// argument split into pieces at load time, when it is a literal.
 pub(super) fn apply(
     function: Function,
-    args: &[Arg],
+    template: Option<&[Piece]>,
     values: Vec<Value>,
     env: &mut dyn IntrinsicEnv,
 ) -> Result<Value, RuntimeError> {
     let a = Args { function, values };
     match function {
-        Function::Format => format(&a, args),
+        Function::Format => format(&a, template),
         Function::StringToJson => string_to_json(&a),
         Function::JsonToString => Ok(Value::String(crate::eval::path::compact(a.get(0)?))),
         Function::Array => Ok(Value::Array(a.values)),
@@ -152,10 +153,14 @@ fn kind(v: &Value) -> &'static str {
 
 /// `States.Format(template, args…)`: each `{}` takes the next argument. In a literal
 /// template, `\{` and `\}` are plain braces; a template read from a path has no escapes.
-fn format(a: &Args, args: &[Arg]) -> Result<Value, RuntimeError> {
-    let pieces = match args.first() {
-        Some(Arg::Literal { raw: Some(raw), .. }) => template_pieces(raw, true),
-        _ => template_pieces(a.string(0)?, false),
+fn format(a: &Args, template: Option<&[Piece]>) -> Result<Value, RuntimeError> {
+    let from_path;
+    let pieces = match template {
+        Some(pieces) => pieces,
+        None => {
+            from_path = template_pieces(a.string(0)?, false);
+            &from_path[..]
+        }
     };
     let holes = pieces.iter().filter(|p| matches!(p, Piece::Hole)).count();
     let given = a.values.len().saturating_sub(1);
@@ -168,7 +173,7 @@ fn format(a: &Args, args: &[Arg]) -> Result<Value, RuntimeError> {
     let mut next = a.values.iter().skip(1);
     for piece in pieces {
         match piece {
-            Piece::Text(t) => out.push_str(&t),
+            Piece::Text(t) => out.push_str(t),
             Piece::Hole => {
                 if let Some(v) = next.next() {
                     out.push_str(&format_value(v));
@@ -179,13 +184,16 @@ fn format(a: &Args, args: &[Arg]) -> Result<Value, RuntimeError> {
     Ok(Value::String(out))
 }
 
-#[derive(Debug, PartialEq)]
-enum Piece {
+/// A `States.Format` template, split once.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Piece {
     Text(String),
     Hole,
 }
 
-fn template_pieces(text: &str, escapes: bool) -> Vec<Piece> {
+/// Splits a template at its `{}` placeholders; `escapes` (literal templates only) makes
+/// `\x` the plain character `x`.
+pub(super) fn template_pieces(text: &str, escapes: bool) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut buf = String::new();
     let mut chars = text.chars().peekable();

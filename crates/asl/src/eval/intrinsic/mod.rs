@@ -133,7 +133,7 @@ fn eval_call(
     for arg in &call.args {
         values.push(eval_arg(arg, scope, env)?);
     }
-    functions::apply(call.function, &call.args, values, env)
+    functions::apply(call.function, call.template.as_deref(), values, env)
 }
 
 fn eval_arg(

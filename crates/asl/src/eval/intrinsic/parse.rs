@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::Function;
+use super::functions::{Piece, template_pieces};
 use crate::eval::error::DefinitionError;
 use crate::eval::path::Path;
 
@@ -26,6 +27,8 @@ pub(super) enum Arg {
 pub(super) struct Call {
     pub(super) function: Function,
     pub(super) args: Vec<Arg>,
+    /// `States.Format` with a literal template: the template, split at load time.
+    pub(super) template: Option<Vec<Piece>>,
 }
 
 /// AWS allows up to 10 nested intrinsic functions in one field; the limit also bounds
@@ -129,7 +132,17 @@ impl Parser<'_> {
         function
             .check_arity(args.len())
             .map_err(|why| self.error(&why))?;
-        Ok(Call { function, args })
+        let template = match (function, args.first()) {
+            (Function::Format, Some(Arg::Literal { raw: Some(raw), .. })) => {
+                Some(template_pieces(raw, true))
+            }
+            _ => None,
+        };
+        Ok(Call {
+            function,
+            args,
+            template,
+        })
     }
 
     fn arg(&mut self) -> Result<Arg, DefinitionError> {
