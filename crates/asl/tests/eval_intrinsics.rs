@@ -100,6 +100,12 @@ fn json_conversions() {
         json!({"b": {"y": 2}, "c": 3}),
     );
     check("States.StringToJson('  ')", Value::Null);
+    // Integer `-0` is `0` (as recorded on AWS); float zeros keep their form.
+    check(
+        "States.StringToJson('[-0, {\"a\": -0}]')",
+        json!([0, {"a": 0}]),
+    );
+    check("States.StringToJson('[0.0, -0.0]')", json!([0.0, -0.0]));
     check_err(
         "States.StringToJson('{nope')",
         "States.IntrinsicFailure",

@@ -244,13 +244,29 @@ fn string_to_json(a: &Args) -> Result<Value, RuntimeError> {
     }
     let parsed: Value = serde_json::from_str(s)
         .map_err(|e| a.fail(format!("the string is not valid JSON: {e}")))?;
-    Ok(normalise_number(parsed))
+    // AWS (Jackson) reads the integer `-0` as `0`; serde_json reads it as the float
+    // `-0.0`, which it would print as `-0.0`. When the text has no float negative zero
+    // (`-0.0`, `-0e1`), every `-0.0` came from an integer `-0`.
+    let has_float_negative_zero = ["-0.", "-0e", "-0E"].iter().any(|p| s.contains(p));
+    Ok(if has_float_negative_zero {
+        parsed
+    } else {
+        integer_zeros(parsed)
+    })
 }
 
-/// AWS prints `-0` as `0`; serde_json keeps the sign of a float zero.
-fn normalise_number(v: Value) -> Value {
+/// Turns every `-0.0` into the integer `0`.
+fn integer_zeros(v: Value) -> Value {
     match v {
-        Value::Number(n) if n.as_f64() == Some(0.0) && !n.is_u64() => Value::from(0),
+        Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => {
+            Value::from(0)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(integer_zeros).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integer_zeros(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
