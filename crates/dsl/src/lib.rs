@@ -80,8 +80,7 @@ pub fn parse(source: &str) -> Parsed {
     };
     let mut reader = parse::Reader::new();
     let workflow = reader.workflow(&root);
-    let mut diagnostics = reader.diagnostics;
-    diagnostics.sort_by_key(|d| d.span.start);
+    let diagnostics = reader.finish();
     Parsed {
         workflow,
         diagnostics,

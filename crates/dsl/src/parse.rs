@@ -3,6 +3,8 @@
 //! Each reader returns `Option`: `None` after reporting why, so a bad value in one place
 //! never stops the rest of the file from being read and checked.
 
+use std::collections::HashMap;
+
 use indexmap::IndexMap;
 
 use crate::ast::{
@@ -20,8 +22,13 @@ use crate::values::{
 };
 use crate::yaml::{Kind, Node, Scalar, Typed};
 
+/// At most this many diagnostics are kept per file; the rest are counted. A real file
+/// never gets near it; a hostile one (tens of thousands of bad keys) stays fast.
+pub const MAX_DIAGNOSTICS: usize = 1000;
+
 pub(crate) struct Reader {
-    pub diagnostics: Vec<Diagnostic>,
+    diagnostics: Vec<Diagnostic>,
+    dropped: usize,
 }
 
 /// The entries of one fixed-key mapping, after unknown/duplicate/missing keys were reported.
@@ -49,11 +56,38 @@ impl Reader {
     pub fn new() -> Self {
         Self {
             diagnostics: Vec::new(),
+            dropped: 0,
         }
     }
 
+    fn full(&self) -> bool {
+        self.diagnostics.len() >= MAX_DIAGNOSTICS
+    }
+
     fn report(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
+        if self.full() {
+            self.dropped += 1;
+        } else {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    /// The diagnostics in source order, with a last one counting those not kept.
+    pub fn finish(self) -> Vec<Diagnostic> {
+        let mut diagnostics = self.diagnostics;
+        diagnostics.sort_by_key(|d| d.span.start);
+        if self.dropped > 0 {
+            let end = diagnostics.last().map_or(Span::default(), |d| d.span);
+            diagnostics.push(
+                Diagnostic::warning(
+                    codes::LIMIT,
+                    format!("{} more problems were found but not shown", self.dropped),
+                    end,
+                )
+                .with_help(format!("only the first {MAX_DIAGNOSTICS} problems of a file are reported; fix these and run again")),
+            );
+        }
+        diagnostics
     }
 
     // ---- structure ------------------------------------------------------------------
@@ -130,6 +164,11 @@ impl Reader {
     }
 
     fn unknown_key(&mut self, span: Span, name: &str, object: &Object) {
+        if self.full() {
+            // Skip the did-you-mean work for a diagnostic that will not be kept.
+            self.dropped += 1;
+            return;
+        }
         let mut d = Diagnostic::error(
             codes::UNKNOWN_KEY,
             format!("unknown key `{name}` in {}", object.noun),
@@ -186,13 +225,16 @@ impl Reader {
             return Vec::new();
         };
         let mut out: Vec<(&'n str, &'n Node, &'n Node)> = Vec::new();
+        // A map, not a scan of `out`: a hostile file may hold tens of thousands of keys.
+        let mut seen: HashMap<&'n str, Span> = HashMap::new();
         for (key, value) in entries {
             let Some(name) = self.key(key) else { continue };
-            if let Some((_, first, _)) = out.iter().find(|(n, _, _)| *n == name) {
-                let first = first.span;
+            if let Some(first) = seen.get(name) {
+                let first = *first;
                 self.duplicate(key.span, first, name);
                 continue;
             }
+            seen.insert(name, key.span);
             out.push((name, key, value));
         }
         out
@@ -431,12 +473,11 @@ impl Reader {
         &mut self,
         node: &Node,
         what: &str,
-        max: usize,
+        (min, max): (usize, usize),
         extra: &[u8],
     ) -> Option<Spanned<String>> {
         let s = self.plain_string(node)?;
-        let ok = !s.value.is_empty()
-            && s.value.len() <= max
+        let ok = (min..=max).contains(&s.value.len())
             && s.value
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
@@ -450,19 +491,19 @@ impl Reader {
                 format!("`{}` is not a valid {what}", s.value),
                 node.span,
             )
-            .with_help(format!("use 1-{max} letters, digits or{allowed}")),
+            .with_help(format!("use {min}-{max} letters, digits or{allowed}")),
         );
         None
     }
 
     fn document_name(&mut self, node: &Node) -> Option<Spanned<String>> {
-        // SSM document names: [a-zA-Z0-9_\-.:/]{3,128}; a short name is checked as a typo.
-        self.resource_name(node, "SSM document name", 128, b"_-.:/")
+        // SSM document names: [a-zA-Z0-9_\-.:/]{3,128} (SSM API reference, DocumentRequires).
+        self.resource_name(node, "SSM document name", (3, 128), b"_-.:/")
     }
 
     fn pipeline_name(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         // CodePipeline pipeline, stage and action names: [A-Za-z0-9.@\-_]{1,100}.
-        self.resource_name(node, what, 100, b".@-_")
+        self.resource_name(node, what, (1, 100), b".@-_")
     }
 
     fn list<'n>(&mut self, node: &'n Node, expected: &str) -> Option<&'n [Node]> {

