@@ -220,11 +220,7 @@ fn cycle_diagnostic(
     path: &[usize],
 ) -> Diagnostic {
     let name = |i: usize| ids.get(i).copied().unwrap_or("?");
-    let shown = path
-        .iter()
-        .map(|&i| name(i))
-        .collect::<Vec<_>>()
-        .join(" → ");
+    let shown = super::show_path(&path.iter().map(|&i| name(i)).collect::<Vec<_>>());
     let edge_span = |from: usize, to: usize| {
         needs
             .get(from)

@@ -97,6 +97,17 @@ pub fn check_workflow(workflow: &Workflow) -> Checked {
     }
 }
 
+/// `a → b → c`, shortened in the middle beyond ten stages so messages stay readable.
+pub(crate) fn show_path(ids: &[&str]) -> String {
+    const KEEP: usize = 4;
+    if ids.len() <= 2 * KEEP + 2 {
+        return ids.join(" → ");
+    }
+    let head = ids.get(..KEEP).unwrap_or_default().join(" → ");
+    let tail = ids.get(ids.len() - KEEP..).unwrap_or_default().join(" → ");
+    format!("{head} → … {} more … → {tail}", ids.len() - 2 * KEEP)
+}
+
 fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| (a.span.start, a.code).cmp(&(b.span.start, b.code)));
 }
@@ -267,7 +278,7 @@ fn report_run_length(
             codes::RUN_TOO_LONG,
             format!(
                 "the chain {} can wait {} in all, more than a Step Functions execution's one year",
-                ids.join(" → "),
+                show_path(&ids),
                 stages::show_duration(total)
             ),
             span,

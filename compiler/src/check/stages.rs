@@ -44,6 +44,14 @@ impl Kind {
         }
     }
 
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Ssm => "an SSM approval",
+            Kind::CodePipeline => "a CodePipeline approval",
+            Kind::Action => "an action",
+        }
+    }
+
     /// The allowed timeout range, and how to say it.
     fn timeout_range(self) -> Option<(Duration, Duration, &'static str)> {
         match self {
@@ -158,7 +166,7 @@ impl Context<'_> {
                 kind,
                 duration,
                 codes::TIMEOUT_LIMIT,
-                "timeout",
+                &format!("the timeout of stage `{}`", stage.id.value),
                 at,
                 diags,
                 |d| {
@@ -286,7 +294,7 @@ impl Context<'_> {
                         kind,
                         timeout.duration,
                         codes::ESCALATE_TIMEOUT_LIMIT,
-                        "escalation timeout",
+                        "the escalation timeout",
                         t.span,
                         diags,
                         |d| d,
@@ -781,20 +789,24 @@ fn in_range(
         return true;
     }
     let shown = show_duration(duration);
+    let (label, help) = if duration > max {
+        (
+            "too long",
+            format!(
+                "{rule}; to wait longer, add a second round with `on_timeout: escalate` and `escalate:`"
+            ),
+        )
+    } else {
+        ("too short", rule.to_owned())
+    };
     diags.push(decorate(
         Diagnostic::error(
             code,
-            format!("{what} {shown} is outside what the binding allows"),
+            format!("{what} is {shown}, {label} for {}", kind.describe()),
             at,
         )
-        .with_label(if duration > max {
-            "too long"
-        } else {
-            "too short"
-        })
-        .with_help(format!(
-            "{rule}; use `on_timeout: escalate` with `escalate:` for a second round"
-        )),
+        .with_label(label)
+        .with_help(help),
     ));
     false
 }

@@ -695,3 +695,14 @@ fn every_code_is_in_range_and_unique() {
         assert!(seen.insert(code), "{code} twice");
     }
 }
+
+#[test]
+fn long_paths_are_shortened_in_messages() {
+    let ids: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(
+        super::show_path(&refs),
+        "s0 → s1 → s2 → s3 → … 12 more … → s16 → s17 → s18 → s19"
+    );
+    assert_eq!(super::show_path(&refs[..3]), "s0 → s1 → s2");
+}
