@@ -426,6 +426,10 @@ pub(crate) static SSM_AUTOMATION: Object = Object {
     ],
 };
 
+/// Optional sections that may be written with no value (`input:` followed only by
+/// comments); the parser reads them as absent.
+pub(crate) const NULL_MEANS_ABSENT: &[&str] = &["input", "defaults", "rules", "parameters"];
+
 /// Every fixed-key object, for the schema's `$defs`.
 pub(crate) static OBJECTS: &[&Object] = &[
     &WORKFLOW,

@@ -179,6 +179,8 @@ impl Reader {
             d.with_help("YAML merge keys (`<<`) are not supported; write the keys out")
         } else if let Some(close) = did_you_mean(name, object.names()) {
             d.with_help(format!("did you mean `{close}`?"))
+        } else if let Some(homes) = belongs_under(name) {
+            d.with_help(format!("`{name}` belongs under {homes}"))
         } else {
             d.with_help(format!(
                 "known keys here: {}",
@@ -277,12 +279,29 @@ impl Reader {
         })
     }
 
-    fn non_empty_text(&mut self, node: &Node, what: &str) -> Option<Text> {
-        let text = self.text(node)?;
+    /// Any scalar as its text: `when: true` and `Count: 3` mean the text the user wrote,
+    /// whatever YAML would type it as. Null is still an error.
+    fn scalar_text(&mut self, node: &Node, expected: &str) -> Option<Text> {
+        let s = self.scalar(node, expected)?;
+        if let Typed::Null = s.typed() {
+            self.wrong_type(node, expected);
+            return None;
+        }
+        Some(Text {
+            value: s.value.clone(),
+            span: s.content,
+            exact: s.exact,
+        })
+    }
+
+    fn condition(&mut self, node: &Node) -> Option<Text> {
+        let text = self.scalar_text(node, "a condition (a string)")?;
         if text.value.trim().is_empty() {
             self.report(
-                Diagnostic::error(codes::EMPTY, format!("{what} is empty"), node.span)
-                    .with_help(format!("write {what} or remove the key")),
+                Diagnostic::error(codes::EMPTY, "the `when` condition is empty", node.span)
+                    .with_help(
+                        "write a condition such as `input.risk == \"high\"`, or remove `when`",
+                    ),
             );
             return None;
         }
@@ -578,13 +597,13 @@ impl Reader {
             .get("accounts")
             .map(|n| self.accounts(n, region.as_ref()))
             .unwrap_or_default();
-        let input = f.get("input").map(|n| self.inputs(n)).unwrap_or_default();
-        let defaults = f
-            .get("defaults")
+        let input = optional(f.get("input"))
+            .map(|n| self.inputs(n))
+            .unwrap_or_default();
+        let defaults = optional(f.get("defaults"))
             .and_then(|n| self.defaults(n, f.key_span("defaults").unwrap_or(owner)))
             .unwrap_or_default();
-        let rules = f
-            .get("rules")
+        let rules = optional(f.get("rules"))
             .and_then(|n| self.rules(n, f.key_span("rules").unwrap_or(owner)))
             .unwrap_or_default();
         let stages = f.get("stages").map(|n| self.stages(n)).unwrap_or_default();
@@ -877,9 +896,7 @@ impl Reader {
                 .get("needs")
                 .map(|n| self.stage_refs(n))
                 .unwrap_or_default(),
-            when: f
-                .get("when")
-                .and_then(|n| self.non_empty_text(n, "the `when` condition")),
+            when: f.get("when").and_then(|n| self.condition(n)),
             account: f.get("account").and_then(|n| self.plain_string(n)),
             timeout: f.get("timeout").and_then(|n| self.duration(n)),
             on_timeout: f.get("on_timeout").and_then(|n| self.on_timeout(n)),
@@ -988,8 +1005,7 @@ impl Reader {
             let g = self.fields(n, &fields::SSM_AUTOMATION, owner)?;
             let automation = SsmAutomation {
                 document: g.get("document").and_then(|d| self.document_name(d)),
-                parameters: g
-                    .get("parameters")
+                parameters: optional(g.get("parameters"))
                     .map(|p| self.parameters(p))
                     .unwrap_or_default(),
             };
@@ -1003,10 +1019,13 @@ impl Reader {
         for (name, key, value) in self.dict(node, "parameter names to values") {
             let value = match &value.kind {
                 Kind::Seq(items) => {
-                    let texts = items.iter().filter_map(|i| self.text(i)).collect();
+                    let texts = items
+                        .iter()
+                        .filter_map(|i| self.scalar_text(i, "a parameter value"))
+                        .collect();
                     ParameterValue::List(Spanned::new(texts, value.span))
                 }
-                _ => match self.text(value) {
+                _ => match self.scalar_text(value, "a string or a list of strings") {
                     Some(text) => ParameterValue::Text(text),
                     None => continue,
                 },
@@ -1015,5 +1034,26 @@ impl Reader {
             out.insert(name.value.clone(), Parameter { name, value });
         }
         out
+    }
+}
+
+/// An optional section written with no value (`input:` followed by only comments) counts
+/// as absent, as Kubernetes and GitHub Actions treat it; only for the keys listed in
+/// [`fields::NULL_MEANS_ABSENT`] (which the schema reads too).
+fn optional(node: Option<&Node>) -> Option<&Node> {
+    node.filter(|n| !matches!(&n.kind, Kind::Scalar(s) if s.typed() == Typed::Null))
+}
+
+/// Where a key that is misplaced here does belong ("`ssm`, `codepipeline` or `escalate`").
+fn belongs_under(name: &str) -> Option<String> {
+    let homes: Vec<String> = fields::OBJECTS
+        .iter()
+        .filter(|o| o.field(name).is_some())
+        .map(|o| o.noun.replace("this ", "a "))
+        .collect();
+    match homes.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        [init @ .., last] => Some(format!("{} or {last}", init.join(", "))),
     }
 }

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::ast::API_VERSION;
-use crate::fields::{Key, OBJECTS, Object, Shape, WORKFLOW};
+use crate::fields::{Key, NULL_MEANS_ABSENT, OBJECTS, Object, Shape, WORKFLOW};
 use crate::values::{InputType, OnTimeout};
 
 /// Where the schema says it lives; editors only use it as an identifier.
@@ -53,6 +53,9 @@ fn object_schema(object: &Object) -> Value {
     let mut properties = Map::new();
     for field in object.fields {
         let mut value = shape_schema(field.shape);
+        if NULL_MEANS_ABSENT.contains(&field.name) {
+            value = json!({ "anyOf": [value, { "type": "null" }] });
+        }
         if let Value::Object(map) = &mut value {
             map.insert("description".into(), json!(field.doc));
         }
@@ -90,7 +93,8 @@ fn string_pattern(pattern: &str) -> Value {
 fn shape_schema(shape: Shape) -> Value {
     match shape {
         Shape::Str | Shape::Template | Shape::AccountRef => json!({ "type": "string" }),
-        Shape::Expr => json!({ "type": "string", "minLength": 1 }),
+        // Any scalar: `when: true` is the condition `true`.
+        Shape::Expr => json!({ "type": ["string", "boolean", "number"], "minLength": 1 }),
         Shape::Bool => json!({ "type": "boolean" }),
         Shape::Count => json!({ "type": "integer", "minimum": 1 }),
         Shape::ApiVersion => json!({ "const": API_VERSION }),
@@ -134,12 +138,13 @@ fn shape_schema(shape: Shape) -> Value {
             }
             dict
         }
+        // Scalars are passed as the text written (SSM parameters are strings).
         Shape::Params => json!({
             "type": "object",
             "additionalProperties": {
                 "anyOf": [
-                    { "type": "string" },
-                    { "type": "array", "items": { "type": "string" } }
+                    { "type": ["string", "number", "boolean"] },
+                    { "type": "array", "items": { "type": ["string", "number", "boolean"] } }
                 ]
             }
         }),

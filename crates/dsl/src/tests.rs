@@ -479,3 +479,69 @@ fn diagnostics_are_capped_with_a_count_of_the_rest() {
         last.message
     );
 }
+
+#[test]
+fn a_misplaced_key_says_where_it_belongs() {
+    let parsed = crate::parse(&with("    ssm:", "    min_approvals: 2\n    ssm:"));
+    assert_eq!(
+        parsed.diagnostics[0].help.as_deref(),
+        Some("`min_approvals` belongs under `ssm`")
+    );
+}
+
+#[test]
+fn null_means_absent_is_applied_exactly_to_its_keys() {
+    let parser = include_str!("parse.rs");
+    for key in crate::fields::NULL_MEANS_ABSENT {
+        assert!(
+            parser.contains(&format!("optional(f.get(\"{key}\"))"))
+                || parser.contains(&format!("optional(g.get(\"{key}\"))")),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        parser.matches("optional(f.get(").count() + parser.matches("optional(g.get(").count(),
+        crate::fields::NULL_MEANS_ABSENT.len()
+    );
+}
+
+#[test]
+fn empty_optional_sections_count_as_absent() {
+    let wf = clean(&format!("{BASE}input:\n  # none yet\ndefaults:\nrules:\n"));
+    assert!(wf.input.is_empty());
+}
+
+#[test]
+fn when_and_parameters_keep_the_text_of_any_scalar() {
+    let src = format!(
+        "{BASE}  grant:\n    when: true\n    action:\n      ssm_automation:\n        document: Grant-Role\n        parameters: {{ Hours: 4, Flags: [a, 2] }}\n"
+    );
+    let wf = clean(&src);
+    assert_eq!(
+        wf.stages["grant"].when.as_ref().map(|t| t.value.as_str()),
+        Some("true")
+    );
+    let Some(crate::ast::Binding::Action(action)) = &wf.stages["grant"].binding else {
+        panic!()
+    };
+    let params = &action
+        .value
+        .ssm_automation
+        .as_ref()
+        .unwrap()
+        .value
+        .parameters;
+    assert!(
+        matches!(&params["Hours"].value, crate::ast::ParameterValue::Text(t) if t.value == "4")
+    );
+}
+
+#[test]
+fn stage_spans_cover_the_stage_mapping() {
+    let wf = clean(BASE);
+    let span = wf.stages["lead"].span;
+    assert_eq!(
+        &BASE[span.start..span.end],
+        "ssm:\n      approvers: [alice]"
+    );
+}

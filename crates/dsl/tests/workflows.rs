@@ -131,3 +131,31 @@ fn the_schema_rejects_what_the_parser_rejects() {
         assert!(!schema_errors(&broken).is_empty(), "schema accepted {to}");
     }
 }
+
+#[test]
+fn the_schema_accepts_what_the_parser_accepts() {
+    let base = fs::read_to_string(repo().join("workflows/ssm-single.yaml")).expect("example");
+    for (from, to) in [
+        ("defaults:\n", "rules:\n  # later\ndefaults:\n"),
+        ("    ssm:", "    when: true\n    ssm:"),
+        (
+            "  approve:",
+            "  grant:\n    action:\n      ssm_automation:\n        document: Grant-Role\n        parameters: { Hours: 4, On: true, Tags: [a, 2] }\n  approve:",
+        ),
+        (
+            "approvers:\n        - arn:aws:iam::111111111111:role/ChangeApprover",
+            "approvers: [alice, \"arn:aws:sts::111111111111:assumed-role/Admin/bob\"]",
+        ),
+    ] {
+        assert!(base.contains(from), "{from}");
+        let variant = base.replacen(from, to, 1);
+        let parsed = approvalc_dsl::parse(&variant);
+        assert!(
+            parsed.diagnostics.is_empty(),
+            "{to}: {:#?}",
+            parsed.diagnostics
+        );
+        let errors = schema_errors(&variant);
+        assert!(errors.is_empty(), "{to}: {errors:#?}");
+    }
+}
