@@ -1,0 +1,585 @@
+//! Series-parallel decomposition of the stage DAG.
+//!
+//! A Step Functions definition can express only *series-parallel* orders: a sequence of
+//! states, and `Parallel` states whose branches are again sequences. This module turns the
+//! `needs` DAG into such a tree ([`Sp`]). When the DAG is not series-parallel (it contains
+//! an "N": `a→c`, `b→c`, `b→d` but not `a→d`), it adds the fewest ordering edges it can and
+//! reports them ([`Decomposition::extra_edges`]).
+//!
+//! Algorithm (docs/compiler.md has the proof sketch):
+//! 1. Work on convex sets of nodes; the whole DAG is one. A convex set's order is the
+//!    transitive closure of its induced edges, so no global closure has to be rebuilt.
+//! 2. If the set falls apart into weakly connected components, it is their parallel
+//!    composition.
+//! 3. Otherwise, walking it in topological order, every position where all nodes before
+//!    precede all nodes after is a series cut; the pieces between cuts are its series
+//!    composition.
+//! 4. A connected set without a series cut is not series-parallel. Every series-parallel
+//!    extension of it is a series composition at the top (adding edges cannot disconnect
+//!    it), so we choose a down-set `A` and order all of `A` before the rest `B`, adding the
+//!    edges from the maximal elements of `A` to the minimal elements of `B` that are not
+//!    already implied. Each such edge is necessary for that split. For sets of at most
+//!    [`EXACT_LIMIT`] nodes the split is chosen by exhaustive search (dynamic programming
+//!    over down-sets), which minimises the total number of added edges; larger knots use a
+//!    greedy split at the cheapest longest-path level and the result says it is not proven
+//!    minimal ([`Decomposition::exact`]).
+//!
+//! Complexity: `O(n·e/64)` for the closure, `O(n²/64)` per nesting level for series cuts.
+
+use std::collections::HashMap;
+
+/// A series-parallel tree over node indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sp {
+    Leaf(usize),
+    /// Children run one after the other; at least two, none of them a `Series`.
+    Series(Vec<Sp>),
+    /// Children run at the same time; at least two, none of them a `Parallel`.
+    Parallel(Vec<Sp>),
+}
+
+/// The result of [`decompose`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decomposition {
+    pub tree: Sp,
+    /// Ordering edges `(before, after)` added to make the DAG series-parallel, sorted.
+    pub extra_edges: Vec<(usize, usize)>,
+    /// `false` when a knot larger than [`EXACT_LIMIT`] was split greedily, so
+    /// `extra_edges` may not be the fewest possible.
+    pub exact: bool,
+}
+
+/// The graph has a cycle through this node (the checks report cycles before lowering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cycle(pub usize);
+
+/// Knots (connected sets without a series cut) up to this size are split optimally.
+pub const EXACT_LIMIT: usize = 12;
+
+/// Decomposes the DAG with nodes `0..n` and edges `(before, after)`.
+pub fn decompose(n: usize, edges: &[(usize, usize)]) -> Result<Decomposition, Cycle> {
+    if n == 0 {
+        return Ok(Decomposition {
+            tree: Sp::Series(Vec::new()),
+            extra_edges: Vec::new(),
+            exact: true,
+        });
+    }
+    let graph = Graph::new(n, edges)?;
+    let mut run = Decomposer {
+        graph: &graph,
+        extra: Vec::new(),
+        exact: true,
+        stamp: vec![0; n],
+        generation: 0,
+    };
+    let all = graph.topo.clone();
+    let tree = run.decompose(all);
+    let mut extra_edges = run.extra;
+    extra_edges.sort_unstable();
+    extra_edges.dedup();
+    Ok(Decomposition {
+        tree,
+        extra_edges,
+        exact: run.exact,
+    })
+}
+
+impl Sp {
+    /// Every node, left to right.
+    pub fn leaves(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.collect_leaves(&mut out);
+        out
+    }
+
+    fn collect_leaves(&self, out: &mut Vec<usize>) {
+        match self {
+            Sp::Leaf(node) => out.push(*node),
+            Sp::Series(children) | Sp::Parallel(children) => {
+                children.iter().for_each(|c| c.collect_leaves(out));
+            }
+        }
+    }
+
+    /// Whether the tree orders `a` before `b`.
+    pub fn orders(&self, a: usize, b: usize) -> bool {
+        match self {
+            Sp::Leaf(_) => false,
+            Sp::Parallel(children) => children.iter().any(|c| c.orders(a, b)),
+            Sp::Series(children) => {
+                let pos = |x| children.iter().position(|c| c.leaves().contains(&x));
+                match (pos(a), pos(b)) {
+                    (Some(i), Some(j)) if i < j => true,
+                    (Some(i), Some(j)) if i == j => children.get(i).is_some_and(|c| c.orders(a, b)),
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+/// A dense bitset over node indices.
+#[derive(Debug, Clone)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+    fn clear(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w &= !(1 << (i % 64));
+        }
+    }
+    fn has(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    fn or_with(&mut self, other: &Bits) {
+        self.0.iter_mut().zip(&other.0).for_each(|(a, b)| *a |= b);
+    }
+    fn and_with(&mut self, other: &Bits) {
+        self.0.iter_mut().zip(&other.0).for_each(|(a, b)| *a &= b);
+    }
+    /// `self ⊆ other`.
+    fn subset_of(&self, other: &Bits) -> bool {
+        self.0.iter().zip(&other.0).all(|(a, b)| a & !b == 0)
+    }
+}
+
+struct Graph {
+    succ: Vec<Vec<usize>>,
+    pred: Vec<Vec<usize>>,
+    /// Deterministic topological order (Kahn, smallest index first).
+    topo: Vec<usize>,
+    /// Strict descendants of each node.
+    desc: Vec<Bits>,
+}
+
+impl Graph {
+    fn new(n: usize, edges: &[(usize, usize)]) -> Result<Self, Cycle> {
+        let mut succ = vec![Vec::new(); n];
+        let mut pred = vec![Vec::new(); n];
+        for &(a, b) in edges {
+            if a >= n || b >= n {
+                continue;
+            }
+            if a == b {
+                return Err(Cycle(a));
+            }
+            succ[a].push(b);
+            pred[b].push(a);
+        }
+        succ.iter_mut().chain(pred.iter_mut()).for_each(|v| {
+            v.sort_unstable();
+            v.dedup();
+        });
+        let mut indegree: Vec<usize> = pred.iter().map(Vec::len).collect();
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+            .filter(|&v| indegree[v] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
+        let mut topo = Vec::with_capacity(n);
+        while let Some(std::cmp::Reverse(v)) = ready.pop() {
+            topo.push(v);
+            for &w in &succ[v] {
+                indegree[w] -= 1;
+                if indegree[w] == 0 {
+                    ready.push(std::cmp::Reverse(w));
+                }
+            }
+        }
+        if topo.len() < n {
+            let stuck = (0..n).find(|&v| indegree[v] > 0).unwrap_or(0);
+            return Err(Cycle(stuck));
+        }
+        let mut desc: Vec<Bits> = (0..n).map(|_| Bits::new(n)).collect();
+        for &v in topo.iter().rev() {
+            let mut mine = Bits::new(n);
+            for &w in &succ[v] {
+                mine.set(w);
+                mine.or_with(&desc[w]);
+            }
+            desc[v] = mine;
+        }
+        Ok(Graph {
+            succ,
+            pred,
+            topo,
+            desc,
+        })
+    }
+
+    fn less(&self, a: usize, b: usize) -> bool {
+        self.desc[a].has(b)
+    }
+}
+
+struct Decomposer<'g> {
+    graph: &'g Graph,
+    extra: Vec<(usize, usize)>,
+    exact: bool,
+    /// Membership marks: `stamp[v] == generation` means `v` is in the current set.
+    stamp: Vec<u64>,
+    generation: u64,
+}
+
+impl Decomposer<'_> {
+    /// `set` is convex and in topological order.
+    fn decompose(&mut self, set: Vec<usize>) -> Sp {
+        if let [only] = set[..] {
+            return Sp::Leaf(only);
+        }
+        let components = self.components(&set);
+        if components.len() > 1 {
+            let children = components.into_iter().map(|c| self.decompose(c)).collect();
+            return flatten(Sp::Parallel(children));
+        }
+        let pieces = self.series_pieces(&set);
+        if pieces.len() > 1 {
+            let children = pieces.into_iter().map(|p| self.decompose(p)).collect();
+            return flatten(Sp::Series(children));
+        }
+        let (before, after) = self.split_knot(&set);
+        let first = self.decompose(before);
+        let second = self.decompose(after);
+        flatten(Sp::Series(vec![first, second]))
+    }
+
+    fn mark(&mut self, set: &[usize]) {
+        self.generation += 1;
+        for &v in set {
+            self.stamp[v] = self.generation;
+        }
+    }
+
+    fn member(&self, v: usize) -> bool {
+        self.stamp.get(v) == Some(&self.generation)
+    }
+
+    /// Weakly connected components of the induced subgraph, each in topological order,
+    /// ordered by their first node.
+    fn components(&mut self, set: &[usize]) -> Vec<Vec<usize>> {
+        self.mark(set);
+        let mut parent: HashMap<usize, usize> = set.iter().map(|&v| (v, v)).collect();
+        fn find(parent: &mut HashMap<usize, usize>, v: usize) -> usize {
+            let mut root = v;
+            while let Some(&p) = parent.get(&root) {
+                if p == root {
+                    break;
+                }
+                root = p;
+            }
+            let mut cur = v;
+            while cur != root {
+                let next = parent.get(&cur).copied().unwrap_or(root);
+                parent.insert(cur, root);
+                cur = next;
+            }
+            root
+        }
+        for &v in set {
+            for &w in &self.graph.succ[v] {
+                if self.member(w) {
+                    let (a, b) = (find(&mut parent, v), find(&mut parent, w));
+                    if a != b {
+                        parent.insert(a.max(b), a.min(b));
+                    }
+                }
+            }
+        }
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut index: HashMap<usize, usize> = HashMap::new();
+        for &v in set {
+            let root = find(&mut parent, v);
+            let slot = *index.entry(root).or_insert_with(|| {
+                groups.push((root, Vec::new()));
+                groups.len() - 1
+            });
+            groups[slot].1.push(v);
+        }
+        groups.into_iter().map(|(_, g)| g).collect()
+    }
+
+    /// Splits a connected set at every series cut (see the module doc).
+    fn series_pieces(&mut self, set: &[usize]) -> Vec<Vec<usize>> {
+        let n = self.graph.succ.len();
+        let mut suffix = Bits::new(n);
+        set.iter().for_each(|&v| suffix.set(v));
+        let mut common: Option<Bits> = None;
+        let mut pieces = Vec::new();
+        let mut current = Vec::new();
+        for (i, &v) in set.iter().enumerate() {
+            current.push(v);
+            suffix.clear(v);
+            match common.as_mut() {
+                Some(bits) => bits.and_with(&self.graph.desc[v]),
+                None => common = Some(self.graph.desc[v].clone()),
+            }
+            let is_last = i + 1 == set.len();
+            if !is_last && common.as_ref().is_some_and(|c| suffix.subset_of(c)) {
+                pieces.push(std::mem::take(&mut current));
+                common = None;
+            }
+        }
+        pieces.push(current);
+        pieces
+    }
+
+    /// Chooses how to order a knot (a connected set without a series cut) as `before`
+    /// then `after`, records the edges that adds, and returns both parts.
+    fn split_knot(&mut self, set: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        let in_before: Vec<bool> = if set.len() <= EXACT_LIMIT {
+            let mask = exact_split(self.graph, set);
+            (0..set.len()).map(|i| mask & (1u128 << i) != 0).collect()
+        } else {
+            self.exact = false;
+            greedy_split(self.graph, set)
+        };
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        for (&v, &first) in set.iter().zip(&in_before) {
+            if first { before.push(v) } else { after.push(v) }
+        }
+        self.extra
+            .extend(missing_edges(self.graph, &before, &after));
+        (before, after)
+    }
+}
+
+fn flatten(tree: Sp) -> Sp {
+    match tree {
+        Sp::Series(children) => {
+            let mut out = Vec::new();
+            for child in children {
+                match child {
+                    Sp::Series(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            if out.len() == 1 {
+                out.remove(0)
+            } else {
+                Sp::Series(out)
+            }
+        }
+        Sp::Parallel(children) => {
+            let mut out = Vec::new();
+            for child in children {
+                match child {
+                    Sp::Parallel(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            if out.len() == 1 {
+                out.remove(0)
+            } else {
+                Sp::Parallel(out)
+            }
+        }
+        leaf => leaf,
+    }
+}
+
+/// Edges from the maximal nodes of `before` to the minimal nodes of `after` that the
+/// order does not already imply: exactly the edges needed to put all of `before` first.
+fn missing_edges(graph: &Graph, before: &[usize], after: &[usize]) -> Vec<(usize, usize)> {
+    let maximal: Vec<usize> = before
+        .iter()
+        .copied()
+        .filter(|&a| !before.iter().any(|&x| x != a && graph.less(a, x)))
+        .collect();
+    let minimal: Vec<usize> = after
+        .iter()
+        .copied()
+        .filter(|&b| !after.iter().any(|&x| x != b && graph.less(x, b)))
+        .collect();
+    let mut out = Vec::new();
+    for &a in &maximal {
+        for &b in &minimal {
+            if !graph.less(a, b) {
+                out.push((a, b));
+            }
+        }
+    }
+    out
+}
+
+/// Local relation of a small set: `below[i]` has bit `j` when `set[j] < set[i]`.
+struct Local {
+    less_than: Vec<u128>,
+    above: Vec<u128>,
+    len: usize,
+}
+
+impl Local {
+    fn new(graph: &Graph, set: &[usize]) -> Self {
+        let len = set.len();
+        let mut less_than = vec![0u128; len];
+        let mut above = vec![0u128; len];
+        for (i, &a) in set.iter().enumerate() {
+            for (j, &b) in set.iter().enumerate() {
+                if graph.less(a, b) {
+                    above[i] |= 1 << j;
+                    less_than[j] |= 1 << i;
+                }
+            }
+        }
+        Local {
+            less_than,
+            above,
+            len,
+        }
+    }
+
+    fn members(&self, mask: u128) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len).filter(move |i| mask & (1 << i) != 0)
+    }
+
+    fn is_down_set(&self, part: u128, within: u128) -> bool {
+        self.members(part)
+            .all(|i| self.less_than[i] & within & !part == 0)
+    }
+
+    /// Cost of ordering `a` before `b`: pairs (maximal of a, minimal of b) not yet ordered.
+    fn split_cost(&self, a: u128, b: u128) -> usize {
+        let maximal = self.members(a).filter(|&i| self.above[i] & a == 0);
+        let minimal: Vec<usize> = self
+            .members(b)
+            .filter(|&j| self.less_than[j] & b == 0)
+            .collect();
+        maximal
+            .map(|i| {
+                minimal
+                    .iter()
+                    .filter(|&&j| self.above[i] & (1 << j) == 0)
+                    .count()
+            })
+            .sum()
+    }
+
+    /// Weak components of `mask` under comparability.
+    fn components(&self, mask: u128) -> Vec<u128> {
+        let mut rest = mask;
+        let mut out = Vec::new();
+        while rest != 0 {
+            let first = rest.trailing_zeros() as usize;
+            let mut comp: u128 = 1 << first;
+            loop {
+                let grown = self.members(comp).fold(comp, |acc, i| {
+                    acc | ((self.above[i] | self.less_than[i]) & mask)
+                });
+                if grown == comp {
+                    break;
+                }
+                comp = grown;
+            }
+            out.push(comp);
+            rest &= !comp;
+        }
+        out
+    }
+
+    /// Minimal number of added edges to make `mask` series-parallel, with the best knot
+    /// split when `mask` itself is a knot.
+    fn cost(&self, mask: u128, memo: &mut HashMap<u128, (usize, u128)>) -> (usize, u128) {
+        if mask.count_ones() <= 1 {
+            return (0, 0);
+        }
+        if let Some(&hit) = memo.get(&mask) {
+            return hit;
+        }
+        let components = self.components(mask);
+        let result = if components.len() > 1 {
+            (components.iter().map(|&c| self.cost(c, memo).0).sum(), 0)
+        } else if let Some(pieces) = self.series_cut(mask) {
+            (pieces.iter().map(|&p| self.cost(p, memo).0).sum(), 0)
+        } else {
+            let mut best = (usize::MAX, 0);
+            // Enumerate proper non-empty subsets of `mask` that are down-sets.
+            let mut part = (mask.wrapping_sub(1)) & mask;
+            while part != 0 {
+                if self.is_down_set(part, mask) {
+                    let rest = mask & !part;
+                    let total = self.split_cost(part, rest)
+                        + self.cost(part, memo).0
+                        + self.cost(rest, memo).0;
+                    if total < best.0 || (total == best.0 && part < best.1) {
+                        best = (total, part);
+                    }
+                }
+                part = (part.wrapping_sub(1)) & mask;
+            }
+            best
+        };
+        memo.insert(mask, result);
+        result
+    }
+
+    /// The first series cut of a connected `mask`: a non-trivial down-set every member of
+    /// which is below every other member.
+    fn series_cut(&self, mask: u128) -> Option<[u128; 2]> {
+        // Nodes below everything else in `mask` form the candidates for the first piece;
+        // grow the piece from the minimal elements.
+        let members: Vec<usize> = self.members(mask).collect();
+        let mut order = members.clone();
+        order.sort_by_key(|&i| (self.less_than[i] & mask).count_ones());
+        let mut prefix: u128 = 0;
+        for (k, &i) in order.iter().enumerate() {
+            prefix |= 1 << i;
+            if k + 1 == order.len() {
+                break;
+            }
+            let rest = mask & !prefix;
+            if self.is_down_set(prefix, mask)
+                && self.members(prefix).all(|a| self.above[a] & rest == rest)
+            {
+                return Some([prefix, rest]);
+            }
+        }
+        None
+    }
+}
+
+fn exact_split(graph: &Graph, set: &[usize]) -> u128 {
+    let local = Local::new(graph, set);
+    let full: u128 = if set.len() >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << set.len()) - 1
+    };
+    let mut memo = HashMap::new();
+    local.cost(full, &mut memo).1
+}
+
+/// Splits a large knot at the longest-path level whose split adds the fewest edges; returns
+/// for each node of `set` whether it goes first.
+fn greedy_split(graph: &Graph, set: &[usize]) -> Vec<bool> {
+    let mut level: HashMap<usize, usize> = HashMap::new();
+    for &v in set {
+        let l = graph.pred[v]
+            .iter()
+            .filter_map(|p| level.get(p).map(|l| l + 1))
+            .max()
+            .unwrap_or(0);
+        level.insert(v, l);
+    }
+    let level_of = |v: &usize| level.get(v).copied().unwrap_or(0);
+    let max_level = set.iter().map(level_of).max().unwrap_or(0);
+    let mut best: Option<(usize, usize)> = None;
+    for cut in 0..max_level {
+        let before: Vec<usize> = set.iter().copied().filter(|v| level_of(v) <= cut).collect();
+        let after: Vec<usize> = set.iter().copied().filter(|v| level_of(v) > cut).collect();
+        let cost = missing_edges(graph, &before, &after).len();
+        if best.is_none_or(|(c, _)| cost < c) {
+            best = Some((cost, cut));
+        }
+    }
+    let cut = best.map_or(0, |(_, c)| c);
+    set.iter().map(|v| level_of(v) <= cut).collect()
+}
