@@ -15,25 +15,56 @@ pub struct Response {
     pub body: String,
 }
 
+/// One request: method, path, extra headers and an optional body.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// Sent after `Host`, `Connection` and `Content-Length`; without a `Content-Type` here,
+    /// `application/json` is sent.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Option<&'a str>,
+}
+
 /// Sends one request to `addr` and reads the whole response.
 ///
 /// `timeout` bounds the connect, and each read and write separately.
 pub fn request(
     addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
+    request: &Request<'_>,
     timeout: Duration,
 ) -> std::io::Result<Response> {
+    let Request {
+        method,
+        path,
+        headers,
+        body,
+    } = *request;
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let body = body.unwrap_or("");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        // A header value with a line break would smuggle a second request.
+        if name.contains(['\r', '\n', ':']) || value.contains(['\r', '\n']) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("bad header {name:?}"),
+            ));
+        }
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
     stream.flush()?;

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub use http::Response;
+pub use http::{Request, Response};
 
 /// moto's default account id, used when a request does not switch accounts.
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
@@ -216,7 +216,16 @@ impl MotoServer {
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         loop {
-            let probe = http::request(self.addr, "GET", "/moto-api/", None, Duration::from_secs(2));
+            let probe = http::request(
+                self.addr,
+                &Request {
+                    method: "GET",
+                    path: "/moto-api/",
+                    headers: &[],
+                    body: None,
+                },
+                Duration::from_secs(2),
+            );
             if matches!(probe, Ok(Response { status: 200, .. })) {
                 return Ok(());
             }
@@ -291,15 +300,24 @@ impl MotoServer {
     }
 
     /// Any request with an optional JSON body; any status is returned, only transport
-    /// errors fail. For AWS APIs use an SDK client; this is for moto's control API and
-    /// the harness's own tests.
+    /// errors fail.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Result<Response, Error> {
-        http::request(self.addr, method, path, body, REQUEST_TIMEOUT).map_err(|source| {
-            Error::Request {
-                method: method.into(),
-                path: path.into(),
-                source,
-            }
+        self.send(&Request {
+            method,
+            path,
+            headers: &[],
+            body,
+        })
+    }
+
+    /// A request with extra headers (e.g. `X-Amz-Target` for an AWS JSON-protocol call in a
+    /// smoke test); any status is returned, only transport errors fail. Real tests should
+    /// use an AWS SDK client against [`MotoServer::endpoint_url`].
+    pub fn send(&self, request: &Request<'_>) -> Result<Response, Error> {
+        http::request(self.addr, request, REQUEST_TIMEOUT).map_err(|source| Error::Request {
+            method: request.method.into(),
+            path: request.path.into(),
+            source,
         })
     }
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use approvalc_moto_server::{Error, LambdaInvoke, MotoServer, Options};
+use approvalc_moto_server::{Error, LambdaInvoke, MotoServer, Options, Request};
 
 /// Set in the environment of the child process that `moto_stops_when_test_process_is_killed`
 /// spawns from this same test binary.
@@ -82,6 +82,72 @@ fn reset_deletes_resources_and_keeps_config() {
     let config: serde_json::Value =
         serde_json::from_str(&moto.get("/moto-api/config").unwrap().body).unwrap();
     assert_eq!(config["lambda"]["use_docker"], serde_json::json!(false));
+}
+
+/// A Step Functions JSON-protocol call without an SDK: moto routes on the credential scope
+/// of the `Authorization` header and does not check the signature.
+fn sfn(moto: &MotoServer, action: &str, body: &serde_json::Value) -> serde_json::Value {
+    let target = format!("AWSStepFunctions.{action}");
+    let body = body.to_string();
+    let response = moto
+        .send(&Request {
+            method: "POST",
+            path: "/",
+            headers: &[
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("X-Amz-Target", &target),
+                (
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/states/aws4_request, \
+                     SignedHeaders=host, Signature=00",
+                ),
+            ],
+            body: Some(&body),
+        })
+        .unwrap();
+    assert_eq!(response.status, 200, "{action}: {}", response.body);
+    serde_json::from_str(&response.body).unwrap()
+}
+
+/// The point of the config call at start: moto really runs the ASL (a Pass state's result
+/// becomes the output) instead of reporting success without running anything.
+#[test]
+fn step_functions_executions_really_run() {
+    let moto = start();
+    let definition = serde_json::json!({
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Result": {"ran": true}, "End": true}}
+    });
+    let machine = sfn(
+        &moto,
+        "CreateStateMachine",
+        &serde_json::json!({
+            "name": "harness-smoke",
+            "definition": definition.to_string(),
+            "roleArn": "arn:aws:iam::123456789012:role/harness",
+        }),
+    );
+    let execution = sfn(
+        &moto,
+        "StartExecution",
+        &serde_json::json!({"stateMachineArn": machine["stateMachineArn"], "input": "{}"}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let described = loop {
+        let described = sfn(
+            &moto,
+            "DescribeExecution",
+            &serde_json::json!({"executionArn": execution["executionArn"]}),
+        );
+        if described["status"] != "RUNNING" || Instant::now() > deadline {
+            break described;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    let output: serde_json::Value =
+        serde_json::from_str(described["output"].as_str().unwrap_or("null")).unwrap();
+    assert_eq!(output, serde_json::json!({"ran": true}));
 }
 
 #[test]
