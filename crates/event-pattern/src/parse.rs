@@ -247,7 +247,7 @@ fn string(value: &Value) -> Option<String> {
 
 fn wildcard(text: &str) -> Result<Wildcard, String> {
     let wildcard = Wildcard::parse(text)?;
-    if wildcard.complexity() > MAX_COMPLEXITY {
+    if wildcard.exceeds(MAX_COMPLEXITY) {
         return Err(
             "Rule is too complex - try using fewer wildcard characters or fewer repeating \
                     character sequences after a wildcard character"

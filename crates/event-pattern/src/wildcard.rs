@@ -73,37 +73,55 @@ impl Wildcard {
 
     /// EventBridge's "complexity" of a wildcard pattern: the most states its matching
     /// automaton can have alive at once over all possible inputs. Computed exactly for this
-    /// pattern's NFA by a subset construction over the pattern's own characters plus one
-    /// "any other" character. EventBridge does not publish its measure or limit; this one
+    /// pattern's NFA by a subset construction over the characters the alive states consume
+    /// plus one "any other" character. EventBridge does not publish its measure or limit; this one
     /// and [`MAX_COMPLEXITY`] were chosen so that AWS's recorded verdicts hold
     /// (`*:*:*:*:*:event-bus/*` is 13, rejected; `/Users/*/dir/dir/dir/dir/dir/doc.txt` is 8
-    /// and `arn:aws:events:*:*:event-bus/*` 7, accepted). A pattern whose automaton has more
-    /// than [`MAX_SUBSETS`] configurations counts as too complex.
+    /// and `arn:aws:events:*:*:event-bus/*` 7, accepted). A pattern that needs more than
+    /// [`MAX_WORK`] steps to measure counts as too complex.
     pub fn complexity(&self) -> usize {
-        let tokens = self.tokens();
-        let mut alphabet: Vec<Option<char>> = tokens
-            .iter()
-            .filter_map(|token| match token {
-                Token::Char(ch) => Some(Some(*ch)),
-                Token::Star => None,
-            })
-            .collect();
-        alphabet.sort_unstable();
-        alphabet.dedup();
-        alphabet.push(None);
+        self.complexity_capped(usize::MAX)
+    }
 
+    /// Whether [`Wildcard::complexity`] exceeds `limit`, stopping as soon as it does.
+    pub fn exceeds(&self, limit: usize) -> bool {
+        // Every star stays alive once reached, and feeding the literals reaches them all.
+        self.segments.len().saturating_sub(1) > limit || self.complexity_capped(limit) > limit
+    }
+
+    /// The complexity, or some value above `cap` as soon as one is seen. Running out of
+    /// [`MAX_WORK`] counts as exceeding any cap.
+    fn complexity_capped(&self, cap: usize) -> usize {
+        let tokens = self.tokens();
         let start = closure(&tokens, vec![0]);
         let mut seen = std::collections::HashSet::from([start.clone()]);
         let mut todo = vec![start];
         let mut most = 0;
+        let mut work: usize = 0;
         while let Some(states) = todo.pop() {
             most = most.max(states.len());
-            for input in &alphabet {
+            if most > cap {
+                return most;
+            }
+            // Only characters some alive state consumes lead anywhere new; every other
+            // character behaves like `None`.
+            let mut inputs: Vec<Option<char>> = states
+                .iter()
+                .filter_map(|&position| match tokens.get(position) {
+                    Some(Token::Char(ch)) => Some(Some(*ch)),
+                    _ => None,
+                })
+                .collect();
+            inputs.sort_unstable();
+            inputs.dedup();
+            inputs.push(None);
+            for input in &inputs {
+                work = work.saturating_add(states.len());
+                if work > MAX_WORK {
+                    return usize::MAX;
+                }
                 let next = step(&tokens, &states, *input);
                 if !next.is_empty() && seen.insert(next.clone()) {
-                    if seen.len() > MAX_SUBSETS {
-                        return usize::MAX;
-                    }
                     todo.push(next);
                 }
             }
@@ -123,8 +141,8 @@ impl Wildcard {
     }
 }
 
-/// Bounds the work [`Wildcard::complexity`] may do on one pattern.
-pub const MAX_SUBSETS: usize = 4096;
+/// Bounds the work [`Wildcard::complexity`] may do on one pattern (state visits).
+pub const MAX_WORK: usize = 2_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Token {
@@ -224,6 +242,20 @@ mod tests {
         assert_eq!(wildcard("arn:aws:events:*:*:event-bus/*").complexity(), 7);
         assert_eq!(wildcard("/Users/*/doc.txt").complexity(), 3);
         assert_eq!(wildcard("no stars").complexity(), 1);
+    }
+
+    #[test]
+    fn long_patterns_are_judged_quickly() {
+        let many_stars: String = (0..1000).map(|i| format!("*{i}")).collect();
+        assert!(wildcard(&many_stars).exceeds(MAX_COMPLEXITY));
+        let long_literal = format!("*{}", "ab".repeat(1000));
+        assert!(wildcard(&long_literal).exceeds(MAX_COMPLEXITY));
+        let distinct: String = (0..2000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| *c != '*' && *c != '\\')
+            .collect();
+        assert!(!wildcard(&distinct).exceeds(MAX_COMPLEXITY));
+        assert!(!wildcard(&format!("x*{distinct}")).exceeds(MAX_COMPLEXITY));
     }
 
     #[test]
