@@ -272,7 +272,7 @@ impl Execution {
             context_base: None,
         };
         let role_arn = exec.s.config.role_arn.clone();
-        let started = exec.record(
+        exec.record(
             None,
             EventKind::ExecutionStarted {
                 input: input.clone(),
@@ -283,7 +283,9 @@ impl Execution {
             graph: 0,
             parent: None,
             index: 0,
-            last_event: started,
+            // AWS's first state event points at no previous event (0), not at
+            // ExecutionStarted.
+            last_event: 0,
             phase: Phase::Enter {
                 state: start,
                 input,

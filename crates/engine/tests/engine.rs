@@ -307,6 +307,8 @@ fn history_events_chain_through_previous_event_ids() {
     let mut exec = start(def, json!({}));
     exec.run_to_completion(&mut Callbacks);
     let h = exec.history_json();
+    // As on AWS: the first state event follows no event.
+    assert_eq!(h[1]["previousEventId"], 0);
     let started = h
         .as_array()
         .unwrap()
