@@ -9,7 +9,7 @@ fn input() -> Value {
         "s": "hello", "n": 3, "f": 2.5, "t": true, "z": null,
         "arr": [1, 2, 2, "x", {"a": 1}, {"a": 1}, [1], [1.0]],
         "o1": {"a": 1, "b": {"x": 1}}, "o2": {"b": {"y": 2}, "c": 3},
-        "tmpl": "{} and {}", "big": 2147483647
+        "tmpl": "{} and {}", "big": 2147483647, "sha3": "SHA-3"
     })
 }
 
@@ -210,7 +210,7 @@ fn encoding_and_hashing() {
         ),
     );
     check_err(
-        "States.Hash('x', 'SHA-3')",
+        "States.Hash('x', $.sha3)",
         "States.IntrinsicFailure",
         "unknown hash algorithm",
     );
@@ -225,7 +225,7 @@ fn merge_math_split_uuid() {
         json!({"a": 1, "b": {"y": 2}, "c": 3}),
     );
     check_err(
-        "States.JsonMerge($.o1, $.o2, true)",
+        "States.JsonMerge($.o1, $.o2, $.t)",
         "States.IntrinsicFailure",
         "shallow",
     );
@@ -319,6 +319,25 @@ fn path_arguments() {
 
 #[test]
 fn malformed_calls_are_rejected_at_load() {
+    // Literal arguments of the wrong kind (asl-validator's invalid-math-add.json).
+    check_rejected(
+        "States.MathAdd(1,'-1')",
+        "argument 2 of States.MathAdd must be a number",
+    );
+    check_rejected(
+        "States.ArrayLength('abc')",
+        "must be an array (a path or a call)",
+    );
+    check_rejected("States.JsonMerge($.a, 1, false)", "must be an object");
+    check_rejected("States.JsonMerge($.a, $.b, true)", "only a shallow merge");
+    check_rejected(
+        "States.Hash('x', 'SHA-3')",
+        "unknown hash algorithm 'SHA-3'",
+    );
+    check_rejected("States.Format(1)", "must be a string");
+    // statelint's states-array-invocation-leftpad.json: no leading blank.
+    check_rejected(" States.Array(1)", "unknown function ''");
+    assert!(!Intrinsic::looks_like_call(" States.Array(1)"));
     check_rejected("States.Nope()", "unknown function 'States.Nope'");
     check_rejected("States.ArrayLength()", "takes 1 argument(s), got 0");
     check_rejected("States.UUID(1)", "takes 0 argument(s), got 1");

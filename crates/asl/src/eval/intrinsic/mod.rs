@@ -70,7 +70,7 @@ impl Intrinsic {
     /// Whether `text` looks like an intrinsic call rather than a path (starts with
     /// `States.`), which is how a `.$` value is told apart.
     pub fn looks_like_call(text: &str) -> bool {
-        text.trim_start().starts_with("States.")
+        text.starts_with("States.")
     }
 
     /// The call as written.
@@ -151,6 +151,33 @@ fn eval_arg(
     }
 }
 
+/// Algorithms `States.Hash` accepts.
+pub(crate) const HASH_ALGORITHMS: [&str; 5] = ["MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"];
+
+/// The kind of value an intrinsic parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Param {
+    Any,
+    Str,
+    Number,
+    Bool,
+    Array,
+    Object,
+}
+
+impl Param {
+    fn describe(self) -> &'static str {
+        match self {
+            Param::Any => "any value",
+            Param::Str => "a string",
+            Param::Number => "a number",
+            Param::Bool => "a boolean",
+            Param::Array => "an array (a path or a call)",
+            Param::Object => "an object (a path or a call)",
+        }
+    }
+}
+
 /// The intrinsic functions of the JSONPath query language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Function {
@@ -205,6 +232,77 @@ impl Function {
             .iter()
             .find(|(_, f)| *f == self)
             .map_or("States.?", |(n, _)| n)
+    }
+
+    /// What each parameter takes; parameters past the list take anything.
+    fn parameters(self) -> &'static [Param] {
+        use Param::{Any, Array, Bool, Number, Object, Str};
+        match self {
+            Function::Format => &[Str],
+            Function::StringToJson | Function::Base64Encode | Function::Base64Decode => &[Str],
+            Function::Hash | Function::StringSplit => &[Str, Str],
+            Function::ArrayPartition | Function::ArrayGetItem => &[Array, Number],
+            Function::ArrayContains => &[Array, Any],
+            Function::ArrayLength | Function::ArrayUnique => &[Array],
+            Function::ArrayRange => &[Number, Number, Number],
+            Function::JsonMerge => &[Object, Object, Bool],
+            Function::MathRandom => &[Number, Number, Number],
+            Function::MathAdd => &[Number, Number],
+            Function::JsonToString | Function::Array | Function::Uuid => &[],
+        }
+    }
+
+    /// Literal arguments of the wrong kind can never work, so they are rejected when the
+    /// definition is loaded (as validators of ASL do): `States.MathAdd(1, '-1')`,
+    /// `States.ArrayLength('abc')`, `States.JsonMerge($.a, $.b, true)`, an unknown
+    /// `States.Hash` algorithm. Paths and nested calls are checked when evaluated.
+    fn check_literals(self, args: &[Arg]) -> Result<(), String> {
+        for (i, (arg, param)) in args.iter().zip(self.parameters()).enumerate() {
+            let Arg::Literal { value, .. } = arg else {
+                continue;
+            };
+            let fits = match param {
+                Param::Any => true,
+                Param::Str => value.is_string(),
+                Param::Number => value.is_number(),
+                Param::Bool => value.is_boolean(),
+                // A literal is never an array or an object.
+                Param::Array | Param::Object => false,
+            };
+            if !fits {
+                return Err(format!(
+                    "argument {} of {} must be {}, not the literal {value}",
+                    i + 1,
+                    self.name(),
+                    param.describe()
+                ));
+            }
+        }
+        match (self, args.get(1), args.get(2)) {
+            (
+                Function::Hash,
+                Some(Arg::Literal {
+                    value: Value::String(alg),
+                    ..
+                }),
+                _,
+            ) if !HASH_ALGORITHMS.contains(&alg.as_str()) => Err(format!(
+                "unknown hash algorithm '{alg}' (expected one of {})",
+                HASH_ALGORITHMS.join(", ")
+            )),
+            (
+                Function::JsonMerge,
+                _,
+                Some(Arg::Literal {
+                    value: Value::Bool(true),
+                    ..
+                }),
+            ) => Err(
+                "States.JsonMerge supports only a shallow merge: the third argument must be false"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Argument counts AWS accepts, checked when the definition is loaded.

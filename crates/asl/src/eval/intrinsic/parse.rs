@@ -41,7 +41,7 @@ pub(super) fn parse_call(text: &str) -> Result<Call, DefinitionError> {
         pos: 0,
         depth: 0,
     };
-    p.skip_ws();
+    // No leading blanks: `" States.Array(…)"` is neither a call nor a path.
     let call = p.call()?;
     p.skip_ws();
     if p.pos != text.len() {
@@ -131,6 +131,9 @@ impl Parser<'_> {
         }
         function
             .check_arity(args.len())
+            .map_err(|why| self.error(&why))?;
+        function
+            .check_literals(&args)
             .map_err(|why| self.error(&why))?;
         let template = match (function, args.first()) {
             (Function::Format, Some(Arg::Literal { raw: Some(raw), .. })) => {
