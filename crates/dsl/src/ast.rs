@@ -142,8 +142,9 @@ pub struct Rules {
 /// One stage under `stages:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
-    /// The key, with its span. `None` value never happens: a malformed id is reported and
-    /// the stage is still kept under its raw key so references to it resolve.
+    /// The key as written, with its span. A malformed id is reported (E011) and the stage
+    /// is still kept under its raw key, so references to it resolve and its other errors
+    /// are found.
     pub id: Spanned<String>,
     /// Whether `id` is a valid [`StageId`] (an error was reported otherwise).
     pub valid_id: Option<StageId>,

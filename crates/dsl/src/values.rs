@@ -582,6 +582,24 @@ mod tests {
         assert!(Duration::parse("3").is_err_and(|e| e.help.contains("`3s`")));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn durations_print_in_a_form_that_parses_back(secs in 1..=Duration::MAX_SECS) {
+            let d = Duration::from_secs(secs).unwrap();
+            proptest::prop_assert_eq!(Duration::parse(&d.to_string()), Ok(d));
+        }
+
+        #[test]
+        fn arns_print_as_they_were_written(
+            service in "[a-z][a-z0-9-]{0,10}",
+            account in "[0-9]{12}",
+            resource in "[A-Za-z0-9/:_-]{1,30}",
+        ) {
+            let text = format!("arn:aws:{service}:ap-northeast-1:{account}:{resource}");
+            proptest::prop_assert_eq!(Arn::parse(&text).map(|a| a.to_string()), Ok(text));
+        }
+    }
+
     #[test]
     fn regions_are_checked_by_shape() {
         for good in [
