@@ -39,8 +39,20 @@ enum Root {
 enum Kind {
     /// Only names and indices: one node or nothing.
     Definite(Vec<Step>),
-    /// Wildcards, slices, filters, descendants, unions: an array of matches.
-    Indefinite(Box<serde_json_path::JsonPath>),
+    /// Wildcards, slices, filters, descendants, unions: an array of matches, computed
+    /// stage by stage.
+    Indefinite(Vec<Stage>),
+}
+
+/// One stage of an indefinite path.
+#[derive(Debug, Clone)]
+enum Stage {
+    /// Segments RFC 9535 evaluates as Jayway does, run from each current node.
+    Query(serde_json_path::JsonPath),
+    /// A filter `[?(…)]`, compiled as `$[?(…)]`. Jayway applies a filter on an array to
+    /// its elements (as RFC 9535 does) but a filter on an *object* to the object
+    /// itself, which RFC 9535 would apply to the object's member values.
+    Filter(serde_json_path::JsonPath),
 }
 
 /// One step of a definite path.
@@ -63,13 +75,7 @@ impl Path {
         let kind = if let Some(steps) = as_definite(&segments) {
             Kind::Definite(steps)
         } else {
-            let rfc = to_rfc9535(&segments);
-            let compiled = serde_json_path::JsonPath::parse(&rfc).map_err(|e| {
-                DefinitionError::new(format!(
-                    "The value for the field '{text}' must be a valid JSONPath: {e}"
-                ))
-            })?;
-            Kind::Indefinite(Box::new(compiled))
+            Kind::Indefinite(stages(text, &segments)?)
         };
         Ok(Path {
             text: text.to_owned(),
@@ -170,8 +176,8 @@ impl Path {
         };
         match &self.kind {
             Kind::Definite(steps) => walk(root, steps).map(Cow::Borrowed),
-            Kind::Indefinite(path) => Ok(Cow::Owned(Value::Array(
-                path.query(root).all().into_iter().cloned().collect(),
+            Kind::Indefinite(stages) => Ok(Cow::Owned(Value::Array(
+                run_stages(root, stages).into_iter().cloned().collect(),
             ))),
         }
     }
@@ -575,6 +581,65 @@ fn as_definite(segments: &[Segment]) -> Option<Vec<Step>> {
         .collect()
 }
 
+/// Splits an indefinite path into stages at its filters (those not under `..`, where
+/// RFC 9535 and Jayway agree) and compiles each stage once.
+fn stages(text: &str, segments: &[Segment]) -> Result<Vec<Stage>, DefinitionError> {
+    let compile = |segments: &[Segment]| {
+        serde_json_path::JsonPath::parse(&to_rfc9535(segments)).map_err(|e| {
+            DefinitionError::new(format!(
+                "The value for the field '{text}' must be a valid JSONPath: {e}"
+            ))
+        })
+    };
+    let mut stages = Vec::new();
+    let mut start = 0;
+    for (i, seg) in segments.iter().enumerate() {
+        let is_filter = matches!(seg, Segment::Bracket(raw) if raw.trim_start_matches('[').trim_start().starts_with('?'));
+        let under_descendant = i > 0 && segments.get(i - 1) == Some(&Segment::Descendant);
+        if is_filter && !under_descendant {
+            if start < i {
+                stages.push(Stage::Query(compile(
+                    segments.get(start..i).unwrap_or_default(),
+                )?));
+            }
+            stages.push(Stage::Filter(compile(std::slice::from_ref(seg))?));
+            start = i + 1;
+        }
+    }
+    if start < segments.len() || stages.is_empty() {
+        stages.push(Stage::Query(compile(
+            segments.get(start..).unwrap_or_default(),
+        )?));
+    }
+    Ok(stages)
+}
+
+/// Runs the stages from `root`, returning the matched nodes in document order.
+fn run_stages<'a>(root: &'a Value, stages: &[Stage]) -> Vec<&'a Value> {
+    let mut nodes = vec![root];
+    for stage in stages {
+        let mut next = Vec::new();
+        for node in nodes {
+            match (stage, node) {
+                (Stage::Query(q), _) | (Stage::Filter(q), Value::Array(_)) => {
+                    next.extend(q.query(node).all());
+                }
+                (Stage::Filter(q), Value::Object(_)) => {
+                    // Test the object itself: wrap it so the filter sees it as an element.
+                    let wrapped = Value::Array(vec![node.clone()]);
+                    if !q.query(&wrapped).is_empty() {
+                        next.push(node);
+                    }
+                }
+                // A filter on a scalar matches nothing.
+                (Stage::Filter(_), _) => {}
+            }
+        }
+        nodes = next;
+    }
+    nodes
+}
+
 /// Rewrites Jayway syntax as RFC 9535: names in brackets (so any character is allowed),
 /// the rest verbatim.
 fn to_rfc9535(segments: &[Segment]) -> String {
@@ -689,6 +754,36 @@ mod tests {
         assert_eq!(sel("$..y", input.clone()), Ok(json!([1, 2])));
         assert_eq!(sel("$.users[1:]", input), Ok(json!([{"s": 1, "y": 2}])));
         assert_eq!(sel("$.item.items[*]", json!({})), Ok(json!([])));
+    }
+
+    #[test]
+    fn filters_on_objects_test_the_object_as_jayway_does() {
+        let input = json!({"detail": {"status": "ok", "n": 1}, "list": [{"status": "ok"}, {"status": "no"}]});
+        assert_eq!(
+            sel("$.detail[?(@.status == 'ok')]", input.clone()),
+            Ok(json!([{"status": "ok", "n": 1}]))
+        );
+        assert_eq!(
+            sel("$.detail[?(@.status == 'no')]", input.clone()),
+            Ok(json!([]))
+        );
+        assert_eq!(
+            sel("$.detail[?(@.status == 'ok')].n", input.clone()),
+            Ok(json!([1]))
+        );
+        assert_eq!(
+            sel("$.list[?(@.status == 'ok')].status", input.clone()),
+            Ok(json!(["ok"]))
+        );
+        assert_eq!(
+            sel("$.list[*][?(@.status == 'no')]", input.clone()),
+            Ok(json!([{"status": "no"}]))
+        );
+        assert_eq!(
+            sel("$..[?(@.status == 'no')]", input.clone()),
+            Ok(json!([{"status": "no"}]))
+        );
+        assert_eq!(sel("$.detail.status[?(@ == 'ok')]", input), Ok(json!([])));
     }
 
     #[test]
