@@ -139,6 +139,13 @@ pub async fn deliver(
     record: &TaskRecord,
     outcome: Outcome,
 ) -> Result<Report, HandlerError> {
+    if record.decided {
+        // Read as decided: no need to even try the claim.
+        info!(correlation_id = %record.correlation_id, "already decided; duplicate ends here");
+        return Ok(Report::Duplicate {
+            correlation_id: record.correlation_id.to_string(),
+        });
+    }
     send(ctx, &record.correlation_id, &record.token, outcome).await
 }
 
