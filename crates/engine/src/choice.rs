@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 
+use approvalc_asl::eval::Roots;
 use serde_json::{Map, Value};
 
 use crate::dataflow::Path;
@@ -94,14 +95,14 @@ pub(crate) fn compile(
     for key in obj.keys() {
         let k = key.as_str();
         let known = matches!(k, "Variable" | "And" | "Or" | "Not" | "Comment")
-            || (top && k == "Next")
+            || (top && (k == "Next" || k == "Assign"))
             || OPS
                 .iter()
                 .any(|(name, _)| k == *name || k.strip_suffix("Path") == Some(name));
         if !known {
             let why = match k {
                 "Condition" => "JSONata `Condition` is not supported by this engine".to_owned(),
-                "Assign" => "variables (`Assign`) are not supported by this engine yet".to_owned(),
+                "Assign" => "`Assign` is only allowed on top-level choice rules".to_owned(),
                 "Next" => "`Next` is only allowed on top-level choice rules".to_owned(),
                 _ => format!("unknown choice rule field `{k}`"),
             };
@@ -133,7 +134,7 @@ pub(crate) fn compile(
     };
     let mut found = None;
     for (key, value) in obj {
-        if matches!(key.as_str(), "Variable" | "Next" | "Comment") {
+        if matches!(key.as_str(), "Variable" | "Next" | "Comment" | "Assign") {
             continue;
         }
         if found.is_some() {
@@ -283,17 +284,17 @@ fn matches_pattern(text: &str, pieces: &[String]) -> bool {
 }
 
 impl Rule {
-    pub(crate) fn evaluate(&self, input: &Value, context: &Value) -> bool {
+    pub(crate) fn evaluate(&self, roots: Roots<'_>) -> bool {
         match self {
-            Rule::And(rules) => rules.iter().all(|r| r.evaluate(input, context)),
-            Rule::Or(rules) => rules.iter().any(|r| r.evaluate(input, context)),
-            Rule::Not(rule) => !rule.evaluate(input, context),
+            Rule::And(rules) => rules.iter().all(|r| r.evaluate(roots)),
+            Rule::Or(rules) => rules.iter().any(|r| r.evaluate(roots)),
+            Rule::Not(rule) => !rule.evaluate(roots),
             Rule::Test {
                 variable,
                 op,
                 operand,
             } => {
-                let value = variable.find(input, context);
+                let value = variable.find(roots);
                 let Some(value) = value else {
                     // A missing variable only answers IsPresent (false); every other test on
                     // it is false as well.
@@ -307,7 +308,7 @@ impl Rule {
                 }
                 let rhs = match operand {
                     Operand::Literal(v) => std::borrow::Cow::Borrowed(v),
-                    Operand::Path(p) => match p.find(input, context) {
+                    Operand::Path(p) => match p.find(roots) {
                         Some(v) => v,
                         None => return false,
                     },

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use approvalc_asl::eval::{
     DefinitionError, Intrinsic, IntrinsicEnv, Path as AslPath, PayloadTemplate, ReferencePath,
-    RuntimeError,
+    Roots, RuntimeError,
 };
 use serde_json::Value;
 
@@ -53,20 +53,20 @@ impl Path {
         })
     }
 
-    pub fn select(&self, input: &Value, context: &Value) -> Result<Value, Failure> {
+    pub fn select(&self, roots: Roots<'_>) -> Result<Value, Failure> {
         if self.identity {
-            return Ok(input.clone());
+            return Ok(roots.input.clone());
         }
-        self.inner.select(input, context).map_err(failure)
+        self.inner.select_in(roots).map_err(failure)
     }
 
     /// Like [`Path::select`], but `None` when the path selects nothing (Choice `IsPresent`
     /// and comparisons on missing fields), and borrowing when it can.
-    pub fn find<'a>(&self, input: &'a Value, context: &'a Value) -> Option<Cow<'a, Value>> {
+    pub fn find<'a>(&self, roots: Roots<'a>) -> Option<Cow<'a, Value>> {
         if self.identity {
-            return Some(Cow::Borrowed(input));
+            return Some(Cow::Borrowed(roots.input));
         }
-        self.inner.find(input, context)
+        self.inner.find_in(roots)
     }
 
     pub fn as_str(&self) -> &str {
@@ -111,13 +111,8 @@ impl Template {
         Ok(Self { inner })
     }
 
-    pub fn evaluate(
-        &self,
-        input: &Value,
-        context: &Value,
-        env: &mut dyn IntrinsicEnv,
-    ) -> Result<Value, Failure> {
-        self.inner.evaluate(input, context, env).map_err(failure)
+    pub fn evaluate(&self, roots: Roots<'_>, env: &mut dyn IntrinsicEnv) -> Result<Value, Failure> {
+        self.inner.evaluate_in(roots, env).map_err(failure)
     }
 }
 
@@ -145,15 +140,10 @@ impl Computed {
         })
     }
 
-    pub fn evaluate(
-        &self,
-        input: &Value,
-        context: &Value,
-        env: &mut dyn IntrinsicEnv,
-    ) -> Result<Value, Failure> {
+    pub fn evaluate(&self, roots: Roots<'_>, env: &mut dyn IntrinsicEnv) -> Result<Value, Failure> {
         match self {
-            Self::Path { path, field } => path.select_for_field(input, context, field),
-            Self::Intrinsic { call, field } => call.evaluate_for_field(input, context, field, env),
+            Self::Path { path, field } => path.select_for_field_in(roots, field),
+            Self::Intrinsic { call, field } => call.evaluate_in(roots, Some(field), env),
         }
         .map_err(failure)
     }

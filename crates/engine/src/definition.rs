@@ -45,6 +45,9 @@ pub(crate) struct State {
     pub next: Transition,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
+    /// `Assign`: variables set when the state completes (for Choice, when the `Default`
+    /// is taken).
+    pub assign: Option<Template>,
     /// Whether anything in this state reads `$$`, so the context object is built only then.
     pub uses_context: bool,
 }
@@ -63,7 +66,7 @@ pub(crate) enum Kind {
     },
     Task(Box<TaskSpec>),
     Choice {
-        rules: Vec<(Rule, StateId)>,
+        rules: Vec<ChoiceBranch>,
         default: Option<StateId>,
     },
     Wait(WaitSpec),
@@ -78,6 +81,13 @@ pub(crate) enum Kind {
         result_selector: Option<Template>,
     },
     Map(Box<MapSpec>),
+}
+
+#[derive(Debug)]
+pub(crate) struct ChoiceBranch {
+    pub rule: Rule,
+    pub next: StateId,
+    pub assign: Option<Template>,
 }
 
 #[derive(Debug)]
@@ -142,6 +152,8 @@ pub(crate) struct Catcher {
     pub errors: Vec<String>,
     pub next: StateId,
     pub result_path: Option<ResultPath>,
+    /// Evaluated against the error output (`{Error, Cause}`).
+    pub assign: Option<Template>,
 }
 
 impl Machine {
@@ -251,7 +263,7 @@ impl Loader {
         };
         check_unsupported(at, obj)?;
         let allowed: &[&str] = match ty {
-            "Pass" => &["Result", "ResultPath", "Parameters"],
+            "Pass" => &["Result", "ResultPath", "Parameters", "Assign"],
             "Task" => &[
                 "Resource",
                 "Parameters",
@@ -264,9 +276,16 @@ impl Loader {
                 "HeartbeatSeconds",
                 "HeartbeatSecondsPath",
                 "Credentials",
+                "Assign",
             ],
-            "Choice" => &["Choices", "Default"],
-            "Wait" => &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
+            "Choice" => &["Choices", "Default", "Assign"],
+            "Wait" => &[
+                "Seconds",
+                "Timestamp",
+                "SecondsPath",
+                "TimestampPath",
+                "Assign",
+            ],
             "Succeed" => &[],
             "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
             "Parallel" => &[
@@ -276,6 +295,7 @@ impl Loader {
                 "ResultSelector",
                 "Retry",
                 "Catch",
+                "Assign",
             ],
             "Map" => &[
                 "Iterator",
@@ -294,6 +314,7 @@ impl Loader {
                 "ToleratedFailurePercentage",
                 "ToleratedFailurePercentagePath",
                 "Label",
+                "Assign",
             ],
             other => {
                 return Err(LoadError::new(
@@ -357,6 +378,7 @@ impl Loader {
             next,
             retry,
             catch,
+            assign: template(at, obj, "Assign")?,
             uses_context,
         })
     }
@@ -464,12 +486,12 @@ impl Loader {
 /// approximates.
 fn check_unsupported(at: &Location, obj: &Map<String, Value>) -> Result<(), LoadError> {
     check_query_language(at, obj)?;
-    for field in ["Assign", "Arguments", "Output"] {
+    for field in ["Arguments", "Output"] {
         if obj.contains_key(field) {
             return Err(LoadError::new(
                 at,
                 field,
-                "variables and JSONata fields are not supported by this engine yet",
+                "JSONata fields are not supported by this engine",
             ));
         }
     }
@@ -777,7 +799,11 @@ fn choice_state(
             .ok_or_else(|| LoadError::new(at, format!("{field}.Next"), "missing required field"))?;
         let next = target(at, &format!("{field}.Next"), next, index)?;
         let rule = choice::compile(at, &field, rule_obj, true)?;
-        rules.push((rule, next));
+        let assign = rule_obj
+            .get("Assign")
+            .map(|v| Template::compile(at, &format!("{field}.Assign"), v))
+            .transpose()?;
+        rules.push(ChoiceBranch { rule, next, assign });
     }
     let default = obj
         .get("Default")
@@ -867,7 +893,11 @@ fn catchers(
     for (i, c) in list.iter().enumerate() {
         let loc = at.child(&format!("[{i}]"));
         let obj = as_object(&loc, "Catch", c)?;
-        check_fields(&loc, obj, &["ErrorEquals", "Next", "ResultPath", "Comment"])?;
+        check_fields(
+            &loc,
+            obj,
+            &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"],
+        )?;
         let errors = error_equals(&loc, obj)?;
         let next = obj
             .get("Next")
@@ -876,6 +906,7 @@ fn catchers(
             errors,
             next: target(&loc, "Next", next, index)?,
             result_path: result_path(&loc, obj, "ResultPath")?,
+            assign: template(&loc, obj, "Assign")?,
         });
     }
     Ok(out)

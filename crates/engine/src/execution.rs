@@ -17,12 +17,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use approvalc_asl::eval::IntrinsicEnv;
+use approvalc_asl::eval::{IntrinsicEnv, Roots, Variables};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::clock::{Millis, format_timestamp, parse_timestamp};
-use crate::dataflow::Path;
+use crate::dataflow::{Path, Template};
 use crate::definition::{
     FailField, GraphId, Kind, Machine, MapSpec, Retrier, Seconds, State, StateId, TaskSpec,
     Tolerance, Transition, WaitSpec,
@@ -169,6 +169,10 @@ struct Thread {
     index: usize,
     last_event: u64,
     phase: Phase,
+    /// Variables this thread assigned (`Assign`). A branch or iteration also reads its
+    /// ancestors' variables, and its own vanish with it.
+    #[serde(default)]
+    vars: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -290,6 +294,7 @@ impl Execution {
                 state: start,
                 input,
             },
+            vars: Map::new(),
         });
         exec.s.ready.push_back(0);
         exec
@@ -630,6 +635,7 @@ impl Execution {
                 state: start,
                 input,
             },
+            vars: Map::new(),
         });
         self.s.ready.push_back(tid);
         tid
@@ -640,6 +646,47 @@ impl Execution {
             graph: self.s.threads[tid].graph,
             state,
         }
+    }
+
+    // ----- evaluation -----
+
+    /// Runs `f` with the roots a state of thread `tid` sees (`$` = `input`, `$$` = `ctx`,
+    /// `$name` = its variables and its ancestors') and the execution's randomness.
+    fn eval<T>(
+        &mut self,
+        tid: ThreadId,
+        input: &Value,
+        ctx: &Value,
+        f: impl FnOnce(Roots<'_>, &mut dyn IntrinsicEnv) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let view = VarView {
+            threads: &self.s.threads,
+            tid,
+        };
+        let roots = Roots::new(input, ctx).with_variables(&view);
+        let mut env = Env {
+            rng: &mut self.s.rng,
+        };
+        f(roots, &mut env)
+    }
+
+    /// Evaluates an `Assign` block with `$` = `dollar` and stores the variables (all
+    /// values are computed before any is set, as AWS does).
+    fn assign(
+        &mut self,
+        tid: ThreadId,
+        block: &Template,
+        dollar: &Value,
+        ctx: &Value,
+    ) -> Result<(), Failure> {
+        let values = self.eval(tid, dollar, ctx, |r, env| block.evaluate(r, env))?;
+        if let Value::Object(values) = values {
+            let vars = &mut self.s.threads[tid].vars;
+            for (k, v) in values {
+                vars.insert(k, v);
+            }
+        }
+        Ok(())
     }
 
     // ----- context object -----
@@ -723,11 +770,11 @@ impl Execution {
             exec.set_phase(tid, Phase::Done(End::Failed(f)));
         };
         if let Kind::Fail { error, cause } = &state.kind {
-            let error = match fail_text(error, &input, &ctx, &mut self.env()) {
+            let error = match self.eval(tid, &input, &ctx, |r, env| fail_text(error, r, env)) {
                 Ok(e) => e,
                 Err(f) => return fail(self, f),
             };
-            let cause = match fail_text(cause, &input, &ctx, &mut self.env()) {
+            let cause = match self.eval(tid, &input, &ctx, |r, env| fail_text(cause, r, env)) {
                 Ok(c) => c,
                 Err(f) => return fail(self, f),
             };
@@ -737,7 +784,9 @@ impl Execution {
             };
             return self.set_phase(tid, Phase::Done(End::Failed(failure)));
         }
-        let effective = match select_opt(state.input_path.as_ref(), &input, &ctx) {
+        let effective = match self.eval(tid, &input, &ctx, |r, _| {
+            select_opt(state.input_path.as_ref(), r)
+        }) {
             Ok(v) => v,
             Err(f) => return fail(self, f),
         };
@@ -754,7 +803,9 @@ impl Execution {
             Kind::Pass { result, parameters } => {
                 let value = match (result, parameters) {
                     (Some(r), _) => Ok(r.clone()),
-                    (None, Some(p)) => p.evaluate(&frame.effective, &ctx, &mut self.env()),
+                    (None, Some(p)) => {
+                        self.eval(tid, &frame.effective, &ctx, |r, env| p.evaluate(r, env))
+                    }
                     (None, None) => Ok(frame.effective.clone()),
                 };
                 match value {
@@ -763,11 +814,21 @@ impl Execution {
                 }
             }
             Kind::Choice { rules, default } => {
-                let chosen = rules
-                    .iter()
-                    .find(|(rule, _)| rule.evaluate(&frame.effective, &ctx))
-                    .map(|(_, next)| *next)
-                    .or(*default);
+                let matched = self.eval(tid, &frame.effective, &ctx, |r, _| {
+                    Ok(rules.iter().find(|b| b.rule.evaluate(r)))
+                });
+                let matched = matched.ok().flatten();
+                // A matching rule assigns its own variables; the state's `Assign` goes
+                // with the Default.
+                let (chosen, assign) = match matched {
+                    Some(b) => (Some(b.next), b.assign.as_ref()),
+                    None => (*default, state.assign.as_ref()),
+                };
+                if let (Some(_), Some(block)) = (chosen, assign)
+                    && let Err(f) = self.assign(tid, block, &frame.effective, &ctx)
+                {
+                    return fail(self, f);
+                }
                 let Some(next) = chosen else {
                     return fail(
                         self,
@@ -780,7 +841,9 @@ impl Execution {
                         ),
                     );
                 };
-                match select_opt(state.output_path.as_ref(), &frame.effective, &ctx) {
+                match self.eval(tid, &frame.effective, &ctx, |r, _| {
+                    select_opt(state.output_path.as_ref(), r)
+                }) {
                     Ok(out) => {
                         self.exit_event(tid, sid, &out);
                         self.set_phase(
@@ -794,7 +857,9 @@ impl Execution {
                     Err(f) => fail(self, f),
                 }
             }
-            Kind::Succeed => match select_opt(state.output_path.as_ref(), &frame.effective, &ctx) {
+            Kind::Succeed => match self.eval(tid, &frame.effective, &ctx, |r, _| {
+                select_opt(state.output_path.as_ref(), r)
+            }) {
                 Ok(out) => {
                     self.exit_event(tid, sid, &out);
                     self.set_phase(tid, Phase::Done(End::Succeeded(out)));
@@ -802,11 +867,19 @@ impl Execution {
                 Err(f) => fail(self, f),
             },
             Kind::Wait(spec) => {
-                let until = match wait_until(spec, &frame.effective, &ctx, now) {
-                    Ok(u) => u,
-                    Err(f) => return fail(self, f),
-                };
-                let output = match select_opt(state.output_path.as_ref(), &frame.effective, &ctx) {
+                let until =
+                    match self.eval(tid, &frame.effective, &ctx, |r, _| wait_until(spec, r, now)) {
+                        Ok(u) => u,
+                        Err(f) => return fail(self, f),
+                    };
+                if let Some(block) = &state.assign
+                    && let Err(f) = self.assign(tid, block, &frame.effective, &ctx)
+                {
+                    return fail(self, f);
+                }
+                let output = match self.eval(tid, &frame.effective, &ctx, |r, _| {
+                    select_opt(state.output_path.as_ref(), r)
+                }) {
                     Ok(out) => out,
                     Err(f) => return fail(self, f),
                 };
@@ -856,11 +929,21 @@ impl Execution {
         let machine = Arc::clone(&self.machine);
         let state = machine.state(self.s.threads[tid].graph, frame.state);
         let entered_event = frame.entered_event;
+        if let Some(block) = &state.assign
+            && let Err(f) = self.assign(tid, block, &result, ctx)
+        {
+            let f = runtime_prefix(state, entered_event, f);
+            return self.set_phase(tid, Phase::Done(End::Failed(f)));
+        }
         let combined = match &state.result_path {
             Some(rp) => rp.insert(frame.input, result),
             None => Ok(frame.input),
         };
-        let output = combined.and_then(|c| select_opt(state.output_path.as_ref(), &c, ctx));
+        let output = combined.and_then(|c| {
+            self.eval(tid, &c, ctx, |r, _| {
+                select_opt(state.output_path.as_ref(), r)
+            })
+        });
         match output {
             Ok(out) => {
                 self.exit_event(tid, frame.state, &out);
@@ -885,7 +968,7 @@ impl Execution {
             } => {
                 let ctx = self.context(tid, state, frame.entered_at, None, None, None);
                 let input = match parameters {
-                    Some(p) => p.evaluate(&frame.effective, &ctx, &mut self.env()),
+                    Some(p) => self.eval(tid, &frame.effective, &ctx, |r, env| p.evaluate(r, env)),
                     None => Ok(frame.effective.clone()),
                 };
                 let input = match input {
@@ -938,19 +1021,21 @@ impl Execution {
             None,
         );
         let params = match &spec.parameters {
-            Some(p) => p.evaluate(&frame.effective, &ctx, &mut self.env()),
+            Some(p) => self.eval(tid, &frame.effective, &ctx, |r, env| p.evaluate(r, env)),
             None => Ok(frame.effective.clone()),
         };
-        let timeout = spec
-            .timeout
-            .as_ref()
-            .map(|t| seconds_value(t, &frame.effective, &ctx, "TimeoutSecondsPath"))
-            .transpose();
-        let heartbeat = spec
-            .heartbeat
-            .as_ref()
-            .map(|t| seconds_value(t, &frame.effective, &ctx, "HeartbeatSecondsPath"))
-            .transpose();
+        let timeout = self.eval(tid, &frame.effective, &ctx, |r, _| {
+            spec.timeout
+                .as_ref()
+                .map(|t| seconds_value(t, r, "TimeoutSecondsPath"))
+                .transpose()
+        });
+        let heartbeat = self.eval(tid, &frame.effective, &ctx, |r, _| {
+            spec.heartbeat
+                .as_ref()
+                .map(|t| seconds_value(t, r, "HeartbeatSecondsPath"))
+                .transpose()
+        });
         let (params, timeout, heartbeat) = match (params, timeout, heartbeat) {
             (Ok(p), Ok(t), Ok(h)) => (p, t, h),
             (Err(f), _, _) | (_, Err(f), _) | (_, _, Err(f)) => {
@@ -1044,7 +1129,7 @@ impl Execution {
         );
         let selected = match &state.kind {
             Kind::Task(spec) => match &spec.result_selector {
-                Some(sel) => sel.evaluate(&result, &ctx, &mut self.env()),
+                Some(sel) => self.eval(tid, &result, &ctx, |r, env| sel.evaluate(r, env)),
                 None => Ok(result),
             },
             _ => Ok(result),
@@ -1058,7 +1143,7 @@ impl Execution {
     fn attempt_map(&mut self, tid: ThreadId, state: &State, spec: &MapSpec, frame: Frame) {
         let ctx = self.context(tid, state, frame.entered_at, None, None, None);
         let items = match &spec.items_path {
-            Some(p) => p.select(&frame.effective, &ctx),
+            Some(p) => self.eval(tid, &frame.effective, &ctx, |r, _| p.select(r)),
             None => Ok(frame.effective.clone()),
         };
         let items = match items {
@@ -1070,7 +1155,10 @@ impl Execution {
             }
             Err(f) => return self.eval_failed(tid, state, frame, f),
         };
-        let tolerated = match map_settings(spec, &frame.effective, &ctx, items.len()) {
+        let count = items.len();
+        let tolerated = match self.eval(tid, &frame.effective, &ctx, |r, _| {
+            map_settings(spec, r, count)
+        }) {
             Ok(t) => t,
             Err(f) => return self.eval_failed(tid, state, frame, f),
         };
@@ -1080,7 +1168,7 @@ impl Execution {
                 Some(sel) => {
                     let ctx =
                         self.context(tid, state, frame.entered_at, None, None, Some((i, &item)));
-                    match sel.evaluate(&frame.effective, &ctx, &mut self.env()) {
+                    match self.eval(tid, &frame.effective, &ctx, |r, env| sel.evaluate(r, env)) {
                         Ok(v) => v,
                         Err(f) => return self.eval_failed(tid, state, frame, f),
                     }
@@ -1250,7 +1338,7 @@ impl Execution {
         };
         let result = Value::Array(results);
         let selected = match selector {
-            Some(sel) => sel.evaluate(&result, &ctx, &mut self.env()),
+            Some(sel) => self.eval(tid, &result, &ctx, |r, env| sel.evaluate(r, env)),
             None => Ok(result),
         };
         match selected {
@@ -1312,6 +1400,13 @@ impl Execution {
                 .find(|c| error_matches(&c.errors, &failure.error))
             {
                 let caught = failure.to_catch_output();
+                if let Some(block) = &catcher.assign {
+                    let ctx = self.context(tid, state, frame.entered_at, None, None, None);
+                    if let Err(f) = self.assign(tid, block, &caught, &ctx) {
+                        let f = runtime_prefix(state, frame.entered_event, f);
+                        return self.set_phase(tid, Phase::Done(End::Failed(f)));
+                    }
+                }
                 let output = match &catcher.result_path {
                     Some(rp) => rp.insert(frame.input, caught),
                     None => Ok(frame.input),
@@ -1494,11 +1589,25 @@ impl Execution {
     fn next_random(&mut self) -> u64 {
         splitmix(&mut self.s.rng)
     }
+}
 
-    fn env(&mut self) -> Env<'_> {
-        Env {
-            rng: &mut self.s.rng,
+/// The variables a thread sees: its own, then its ancestors' (innermost first).
+struct VarView<'a> {
+    threads: &'a [Thread],
+    tid: ThreadId,
+}
+
+impl Variables for VarView<'_> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        let mut at = Some(self.tid);
+        while let Some(t) = at {
+            let thread = self.threads.get(t)?;
+            if let Some(v) = thread.vars.get(name) {
+                return Some(v);
+            }
+            at = thread.parent;
         }
+        None
     }
 }
 
@@ -1564,23 +1673,22 @@ fn runtime_prefix(state: &State, entered_event: u64, mut f: Failure) -> Failure 
 }
 
 /// `InputPath`/`OutputPath` with `null` meaning `{}`.
-fn select_opt(path: Option<&Path>, input: &Value, ctx: &Value) -> Result<Value, Failure> {
+fn select_opt(path: Option<&Path>, roots: Roots<'_>) -> Result<Value, Failure> {
     match path {
-        Some(p) => p.select(input, ctx),
+        Some(p) => p.select(roots),
         None => Ok(Value::Object(Map::new())),
     }
 }
 
 fn fail_text(
     field: &Option<FailField>,
-    input: &Value,
-    ctx: &Value,
+    roots: Roots<'_>,
     env: &mut dyn IntrinsicEnv,
 ) -> Result<Option<String>, Failure> {
     match field {
         None => Ok(None),
         Some(FailField::Literal(s)) => Ok(Some(s.clone())),
-        Some(FailField::Computed(c)) => match c.evaluate(input, ctx, env)? {
+        Some(FailField::Computed(c)) => match c.evaluate(roots, env)? {
             Value::String(s) => Ok(Some(s)),
             other => Ok(Some(other.to_string())),
         },
@@ -1594,11 +1702,11 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn wait_until(spec: &WaitSpec, input: &Value, ctx: &Value, now: Millis) -> Result<Millis, Failure> {
+fn wait_until(spec: &WaitSpec, roots: Roots<'_>, now: Millis) -> Result<Millis, Failure> {
     let until = match spec {
         WaitSpec::Seconds(Seconds::Literal(n)) => now + n * 1000,
         WaitSpec::Seconds(Seconds::Path(p)) => {
-            let v = p.select(input, ctx)?;
+            let v = p.select(roots)?;
             let Some(n) = v.as_i64() else {
                 return Err(Failure::runtime(format!(
                     "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
@@ -1617,7 +1725,7 @@ fn wait_until(spec: &WaitSpec, input: &Value, ctx: &Value, now: Millis) -> Resul
         }
         WaitSpec::Timestamp(t) => *t,
         WaitSpec::TimestampPath(p) => {
-            let v = p.select(input, ctx)?;
+            let v = p.select(roots)?;
             match v.as_str().and_then(parse_timestamp) {
                 Some(t) => t,
                 None => {
@@ -1637,11 +1745,11 @@ fn wait_until(spec: &WaitSpec, input: &Value, ctx: &Value, now: Millis) -> Resul
 }
 
 /// A `…Seconds` / `…SecondsPath` value, which must be a positive integer.
-fn seconds_value(s: &Seconds, input: &Value, ctx: &Value, field: &str) -> Result<i64, Failure> {
+fn seconds_value(s: &Seconds, roots: Roots<'_>, field: &str) -> Result<i64, Failure> {
     match s {
         Seconds::Literal(n) => Ok(*n),
         Seconds::Path(p) => {
-            let v = p.select(input, ctx)?;
+            let v = p.select(roots)?;
             match v.as_i64() {
                 Some(n) if n > 0 => Ok(n),
                 _ => Err(Failure::runtime(format!(
@@ -1656,15 +1764,14 @@ fn seconds_value(s: &Seconds, input: &Value, ctx: &Value, field: &str) -> Result
 
 /// Checks `MaxConcurrency` (which does not change how items run here) and computes the
 /// number of failed items tolerated, if any.
-fn map_settings(
-    spec: &MapSpec,
-    input: &Value,
-    ctx: &Value,
-    items: usize,
-) -> Result<Option<usize>, Failure> {
+fn map_settings(spec: &MapSpec, roots: Roots<'_>, items: usize) -> Result<Option<usize>, Failure> {
     if let Some(Seconds::Path(p)) = &spec.max_concurrency {
-        let v = p.select(input, ctx)?;
-        if v.as_u64().is_none() {
+        let v = p.select(roots)?;
+        // AWS also takes an integer written as a string ("1").
+        let parsed = v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|t| t.parse::<u64>().ok()));
+        if parsed.is_none() {
             return Err(Failure::runtime(format!(
                 "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
                 describe(&v),
@@ -1676,7 +1783,7 @@ fn map_settings(
         None => None,
         Some(Tolerance::Literal(n)) => Some(*n),
         Some(Tolerance::Path(p)) => {
-            let v = p.select(input, ctx)?;
+            let v = p.select(roots)?;
             if !v.is_i64() && !v.is_u64() {
                 return Err(Failure::runtime(format!(
                     "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
@@ -1697,7 +1804,7 @@ fn map_settings(
         None => None,
         Some(Tolerance::Literal(n)) => Some(*n),
         Some(Tolerance::Path(p)) => {
-            let v = p.select(input, ctx)?;
+            let v = p.select(roots)?;
             let Some(n) = v.as_f64() else {
                 return Err(Failure::runtime(format!(
                     "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",

@@ -372,6 +372,38 @@ fn scripted_answers_naming_a_state_wait_for_that_state() {
     );
 }
 
+#[test]
+fn variables_are_scoped_to_their_iteration_and_read_from_outside() {
+    let def = json!({"StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"x": 1, "seen.$": "$.in"}, "Next": "M"},
+        "M": {"Type": "Map", "ItemsPath": "$.xs", "Next": "Read",
+              "ItemProcessor": {"StartAt": "Inner", "States": {
+                  "Inner": {"Type": "Pass", "Assign": {"x": 99},
+                            "Parameters": {"outer.$": "$x", "seen.$": "$seen"}, "Next": "After"},
+                  "After": {"Type": "Pass", "Parameters": {"inner.$": "$x", "was.$": "$"}, "End": true}}}},
+        "Read": {"Type": "Pass", "Parameters": {"x.$": "$x", "items.$": "$"}, "End": true}}});
+    let out = check(def, json!({"in": "a", "xs": [0]}), json!([]));
+    // Inside, Parameters saw the outer x (Assign takes effect after them); the iteration's
+    // own x did not leak out.
+    assert_eq!(
+        out["output"],
+        json!({"x": 1, "items": [{"inner": 99, "was": {"outer": 1, "seen": "a"}}]})
+    );
+}
+
+#[test]
+fn choice_rule_assign_wins_and_state_assign_goes_with_default() {
+    let run = |v: Value| {
+        let def = json!({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Assign": {"s": "default"}, "Default": "R",
+                  "Choices": [{"Variable": "$.v", "NumericEquals": 1, "Assign": {"s": "one"}, "Next": "R"}]},
+            "R": {"Type": "Pass", "Parameters": {"s.$": "$s"}, "End": true}}});
+        check(def, json!({"v": v}), json!([]))["output"].clone()
+    };
+    assert_eq!(run(json!(1)), json!({"s": "one"}));
+    assert_eq!(run(json!(2)), json!({"s": "default"}));
+}
+
 fn refused(def: Value) -> String {
     Machine::load(&def).unwrap_err().to_string()
 }
@@ -385,10 +417,9 @@ fn unsupported_definitions_are_refused_naming_state_and_field() {
         jsonata.contains("state `A`") && jsonata.contains("`QueryLanguage`"),
         "{jsonata}"
     );
-    let assign = refused(
-        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"x": 1}, "End": true}}}),
-    );
-    assert!(assign.contains("`Assign`"), "{assign}");
+    let arguments = refused(json!({"StartAt": "A", "States": {"A": {
+        "Type": "Task", "Resource": "r", "Arguments": {}, "End": true}}}));
+    assert!(arguments.contains("`Arguments`"), "{arguments}");
     let reader = refused(
         json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemReader": {}, "End": true,
         "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
