@@ -126,7 +126,7 @@ impl Reader {
                         owner,
                     )
                     .with_label(format!("`{}` needed here", field.name))
-                    .with_help(format!("add `{}:` ({})", field.name, field.doc)),
+                    .with_help(format!("add `{}:` here. {}", field.name, field.doc)),
                 );
             }
         }

@@ -545,3 +545,21 @@ fn stage_spans_cover_the_stage_mapping() {
         "ssm:\n      approvers: [alice]"
     );
 }
+
+#[test]
+fn syntax_errors_get_a_fix_for_their_kind() {
+    let help = |src: &str| {
+        crate::parse(src).diagnostics[0]
+            .help
+            .clone()
+            .unwrap_or_default()
+    };
+    assert!(help("a: [1, 2\n").contains("close the `[`"));
+    assert!(help("a: \"open\n").contains("close the quote"));
+    assert!(help("message: Release: now\n").contains("in quotes"));
+    assert!(
+        help("a:\n\tb: 1\n").contains("spaces"),
+        "{}",
+        help("a:\n\tb: 1\n")
+    );
+}

@@ -221,9 +221,7 @@ impl<'a> Loader<'a> {
             span,
         )
         .with_label("here")
-        .with_help(
-            "fix the YAML syntax at this place; indentation must use spaces and be consistent",
-        )
+        .with_help(syntax_help(err.kind()))
     }
 
     fn document(&mut self) -> Result<Option<Node>, Diagnostic> {
@@ -398,6 +396,27 @@ fn container_span(start: Span, end: Span, last_child: Option<Span>) -> Span {
             Span::new(start.start, last.end.max(start.end))
         }
         _ => Span::new(start.start, end.end.max(start.end)),
+    }
+}
+
+/// A fix for the syntax errors people make in workflow files; a generic line otherwise.
+fn syntax_help(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::UnclosedFlowCollection { .. }
+        | ErrorKind::MismatchedFlowCollectionEnd { .. } => {
+            "close the `[` or `{` that starts here with the matching `]` or `}`"
+        }
+        ErrorKind::UnclosedQuotedScalar => "close the quote that starts here",
+        ErrorKind::MappingValueNotAllowed | ErrorKind::InvalidColonPlacement => {
+            "put text containing `: ` in quotes, or check the indentation of this line"
+        }
+        ErrorKind::TabNotAllowed
+        | ErrorKind::TabInBlockIndentation
+        | ErrorKind::TabInIndentation => {
+            "indent with spaces; YAML does not allow tabs for indentation"
+        }
+        ErrorKind::UnknownAnchor => "define the anchor (`&name`) before using the alias (`*name`)",
+        _ => "fix the YAML syntax here; indent with spaces, consistently",
     }
 }
 
