@@ -326,7 +326,7 @@ impl Loader {
         };
         let has_flow = !matches!(ty, "Choice" | "Succeed" | "Fail");
         let has_io = ty != "Fail";
-        let mut common: Vec<&str> = vec!["Type", "Comment"];
+        let mut common: Vec<&str> = vec!["Type", "Comment", "QueryLanguage"];
         if has_flow {
             common.extend(["Next", "End"]);
         }
