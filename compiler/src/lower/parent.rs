@@ -405,7 +405,7 @@ impl Builder<'_> {
                 ),
             )
             .with("rules", Field::Object(rules))
-            .with_path("prior_approvers", "$.stages.*.approvers[*]")
+            .with_path("prior_approvers", "$.stages.*.approvers")
             .with(
                 "approval",
                 Field::Object(approval(model, stage, &attempt, timeout)),

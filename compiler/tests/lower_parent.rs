@@ -1,0 +1,173 @@
+//! Structure of the parent machine: stage order follows `needs`, rejections fail fast with
+//! `Approval.Rejected` and are caught once at the top, every stage's record is collected,
+//! quotas are reported.
+
+use approvalc_asl::model::{State, StateMachine};
+use approvalc_compiler::lower::{self, codes};
+
+const HEADER: &str = "apiVersion: approvalc/v1\nname: gen\nregion: us-east-1\nhome: main\naccounts:\n  main: { id: \"111111111111\" }\n  other: { id: \"222222222222\" }\nstages:\n";
+
+fn stage(id: &str, needs: &[&str]) -> String {
+    let needs = if needs.is_empty() {
+        String::new()
+    } else {
+        format!("    needs: [{}]\n", needs.join(", "))
+    };
+    format!("  {id}:\n{needs}    ssm:\n      approvers: [arn:aws:iam::111111111111:role/A]\n")
+}
+
+fn compile(stages: &str) -> lower::Compiled {
+    lower::compile(&format!("{HEADER}{stages}"))
+}
+
+fn parent(compiled: &lower::Compiled) -> StateMachine {
+    let artifacts = compiled.artifacts.as_ref().expect("artifacts");
+    serde_json::from_str(&artifacts.file("parent.asl.json").unwrap().contents).unwrap()
+}
+
+fn all_states(states: &indexmap::IndexMap<String, State>, out: &mut Vec<(String, State)>) {
+    for (name, state) in states {
+        out.push((name.clone(), state.clone()));
+        for branch in state.branches() {
+            all_states(&branch.states, out);
+        }
+    }
+}
+
+#[test]
+fn n_shaped_graph_warns_and_names_the_edge() {
+    let compiled = compile(
+        &[
+            stage("a", &[]),
+            stage("b", &[]),
+            stage("c", &["a", "b"]),
+            stage("d", &["b"]),
+        ]
+        .concat(),
+    );
+    let warnings: Vec<_> = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == codes::EXTRA_EDGES)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:#?}", compiled.diagnostics);
+    assert!(!compiled.has_errors());
+    let manifest = &compiled.artifacts.as_ref().unwrap().manifest;
+    assert_eq!(manifest.extra_edges.len(), 1);
+    assert!(parent(&compiled).check_graph().is_empty());
+}
+
+#[test]
+fn every_rejection_fails_fast_and_is_caught_once() {
+    let compiled = compile(
+        &[
+            stage("a", &[]),
+            stage("b", &["a"]),
+            stage("c", &["a"]),
+            stage("d", &["b", "c"]),
+        ]
+        .concat(),
+    );
+    let machine = parent(&compiled);
+    let mut states = Vec::new();
+    all_states(&machine.states, &mut states);
+    for id in ["a", "b", "c", "d"] {
+        let fail = states
+            .iter()
+            .find(|(n, _)| n == &format!("{id}_Rejected"))
+            .expect("fail state");
+        let State::Fail(fail) = &fail.1 else {
+            panic!("{id}_Rejected is not a Fail state")
+        };
+        assert_eq!(
+            fail.error,
+            Some(approvalc_asl::model::ErrorSource::Text(
+                "Approval.Rejected".into()
+            ))
+        );
+    }
+    let State::Parallel(top) = &machine.states["Stages"] else {
+        panic!("no Stages")
+    };
+    assert_eq!(top.catch.len(), 1);
+    assert_eq!(
+        top.catch[0].error_equals,
+        vec!["Approval.Rejected".to_owned()]
+    );
+    // Inner Parallels do not catch: the error must reach the top so siblings stop.
+    for (name, state) in &states {
+        if let State::Parallel(p) = state
+            && name != "Stages"
+        {
+            assert!(p.catch.is_empty(), "{name} catches");
+        }
+    }
+}
+
+#[test]
+fn parallel_results_merge_every_branch() {
+    let stages: String = (0..3).map(|i| stage(&format!("s{i}"), &[])).collect();
+    let machine = parent(&compile(&stages));
+    let mut states = Vec::new();
+    all_states(&machine.states, &mut states);
+    let merge = states
+        .iter()
+        .find_map(|(_, s)| match s {
+            State::Parallel(p) if p.branches.len() == 3 => p.result_selector.clone(),
+            _ => None,
+        })
+        .expect("a 3-branch Parallel");
+    let text = serde_json::to_string(&merge).unwrap();
+    for i in 0..3 {
+        assert!(text.contains(&format!("$[{i}].stages")), "{text}");
+    }
+}
+
+#[test]
+fn wide_fan_out_nests_parallels_to_stay_within_ten_intrinsics() {
+    let stages: String = (0..25).map(|i| stage(&format!("s{i}"), &[])).collect();
+    let compiled = compile(&stages);
+    let machine = parent(&compiled);
+    let mut states = Vec::new();
+    all_states(&machine.states, &mut states);
+    for (name, state) in &states {
+        if let State::Parallel(p) = state {
+            assert!(
+                p.branches.len() <= 10,
+                "{name} has {} branches",
+                p.branches.len()
+            );
+        }
+    }
+    let tasks = states
+        .iter()
+        .filter(|(_, s)| matches!(s, State::Task(_)))
+        .count();
+    assert_eq!(tasks, 25);
+}
+
+#[test]
+fn quotas_reject_a_workflow_too_large_for_one_machine() {
+    let stages: String = (0..3000).map(|i| stage(&format!("s{i}"), &[])).collect();
+    let compiled = compile(&stages);
+    let codes_seen: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+    assert!(
+        codes_seen.contains(&codes::DEFINITION_TOO_LARGE),
+        "{codes_seen:?}"
+    );
+    assert!(
+        codes_seen.contains(&codes::HISTORY_TOO_LONG),
+        "{codes_seen:?}"
+    );
+    assert!(compiled.has_errors());
+}
+
+#[test]
+fn small_workflow_is_within_every_quota() {
+    let compiled = compile(&[stage("a", &[]), stage("b", &["a"])].concat());
+    assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
+    let parent = &compiled.artifacts.unwrap().manifest.parent;
+    assert!(parent.definition_bytes < 20_000);
+    // Fixed part 14, Task + Choice per stage, the last stage's Succeed.
+    assert_eq!(parent.worst_case_history_events, 14 + 2 * 8 + 2);
+}
