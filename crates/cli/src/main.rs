@@ -62,6 +62,8 @@ enum Command {
     /// Work with Amazon States Language definitions directly.
     #[command(subcommand)]
     Asl(commands::asl::Command),
+    /// Run a workflow locally to its end with scripted decisions (no AWS account).
+    Simulate(commands::simulate::Args),
     /// Print a shell completion script.
     Completions(commands::completions::Args),
 }
@@ -95,6 +97,7 @@ fn run(command: Command) -> miette::Result<Exit> {
         Command::Schema(args) => commands::schema::run(args),
         Command::Compile(args) => commands::compile::run(args),
         Command::Asl(command) => commands::asl::run(command),
+        Command::Simulate(args) => commands::simulate::run(args),
         Command::Completions(args) => {
             commands::completions::run(args, <Cli as clap::CommandFactory>::command())
         }

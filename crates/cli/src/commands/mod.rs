@@ -6,3 +6,4 @@ pub mod compile;
 pub mod completions;
 pub mod graph;
 pub mod schema;
+pub mod simulate;
