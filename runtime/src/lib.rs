@@ -18,7 +18,8 @@
 //! deviations are in `docs/runtime.md`. Left out: the token race is only retried ≈ 2 s, then
 //! left to the reconciler; cleanup cannot find an automation whose token item was never
 //! written. Tests: unit tests beside the code, handler tests on recorded fixtures in
-//! `tests/handlers.rs`, moto tests in `tests/moto.rs` (feature `aws`).
+//! `tests/handlers.rs`, property tests (no panic, nothing reached on foreign events) in
+//! `tests/no_panic.rs`, moto tests in `tests/moto.rs` (feature `aws`).
 
 pub mod config;
 pub mod decide;
