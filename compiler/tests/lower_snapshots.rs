@@ -46,6 +46,10 @@ fn every_artifact_of_every_example() {
             .to_owned();
         for (file, contents) in render(&path) {
             let name = format!("{stem}__{}", file.replace('/', "__"));
+            // The parent definition is written compactly; show every JSON file pretty in
+            // the snapshot so that a review reads a diff per field.
+            let value: serde_json::Value = serde_json::from_str(&contents).expect("JSON");
+            let contents = serde_json::to_string_pretty(&value).expect("serialises");
             insta::with_settings!({snapshot_path => "snapshots/lower", prepend_module_to_snapshot => false, omit_expression => true}, {
                 insta::assert_snapshot!(name, contents);
             });

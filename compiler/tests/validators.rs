@@ -61,6 +61,63 @@ fn compile_examples() -> PathBuf {
     out
 }
 
+/// The per-workflow roles, policies, pipelines and rules (API shapes, applied by deploy)
+/// wrapped into one CloudFormation template, so that cfn-lint checks their IAM actions,
+/// action/resource pairs and pipeline structure too.
+fn wrap_per_workflow(artifacts: &lower::Artifacts) -> String {
+    use lower::ArtifactKind;
+    use serde_json::{Map, Value, json};
+    let mut resources = Map::new();
+    for (i, file) in artifacts.files.iter().enumerate() {
+        let value: Value = serde_json::from_str(&file.contents).expect("JSON");
+        let (kind, properties) = match file.kind {
+            ArtifactKind::Role => ("AWS::IAM::Role", value),
+            ArtifactKind::Policy => (
+                "AWS::IAM::ManagedPolicy",
+                json!({"ManagedPolicyName": value["PolicyName"], "PolicyDocument": value["PolicyDocument"]}),
+            ),
+            ArtifactKind::Rule => ("AWS::Events::Rule", value),
+            ArtifactKind::Pipeline => (
+                "AWS::CodePipeline::Pipeline",
+                pascal(&value["pipeline"], false),
+            ),
+            _ => continue,
+        };
+        resources.insert(
+            format!("R{i}"),
+            json!({"Type": kind, "Properties": properties}),
+        );
+    }
+    let template = json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources});
+    serde_json::to_string_pretty(&template).expect("serialises")
+}
+
+/// camelCase API keys to the PascalCase CloudFormation uses (action `configuration` keys are
+/// already PascalCase and are kept).
+fn pascal(value: &serde_json::Value, keep: bool) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = if keep {
+                        k.clone()
+                    } else {
+                        let mut chars = k.chars();
+                        chars
+                            .next()
+                            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                            .unwrap_or_default()
+                    };
+                    (key, pascal(v, k == "configuration"))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| pascal(v, false)).collect()),
+        other => other.clone(),
+    }
+}
+
 fn run(script: &str, dir: &Path) {
     let path = validators().join(script);
     assert!(path.exists(), "{} is missing", path.display());

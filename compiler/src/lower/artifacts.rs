@@ -152,3 +152,12 @@ impl Artifacts {
 pub fn to_json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     approvalc_asl::model::to_canonical_json(value)
 }
+
+/// Compact JSON with a final newline, for the parent definition: indentation inside nested
+/// `Parallel` branches is more than half of a pretty-printed definition, and the 1 MB quota
+/// counts every byte (`jq . parent.asl.json` to read it).
+pub fn to_compact_json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string(value)?;
+    text.push('\n');
+    Ok(text)
+}

@@ -331,13 +331,12 @@ fn build_artifacts(
 ) -> Result<Artifacts, serde_json::Error> {
     let mut files = Vec::new();
     let home = model.home.name.as_str();
-    add_file(
-        &mut files,
-        "parent.asl.json".to_owned(),
-        ArtifactKind::ParentDefinition,
-        Some(home),
-        &built.machine,
-    )?;
+    files.push(ArtifactFile {
+        path: "parent.asl.json".to_owned(),
+        kind: ArtifactKind::ParentDefinition,
+        account: Some(home.to_owned()),
+        contents: artifacts::to_compact_json(&built.machine)?,
+    });
 
     let kinds: BTreeSet<ChildKind> = model
         .stages
