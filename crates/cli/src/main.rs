@@ -64,6 +64,8 @@ enum Command {
     Asl(commands::asl::Command),
     /// Run a workflow locally to its end with scripted decisions (no AWS account).
     Simulate(commands::simulate::Args),
+    /// Run scenario files (*.test.yaml) in the local simulation.
+    Test(commands::test::Args),
     /// Print a shell completion script.
     Completions(commands::completions::Args),
 }
@@ -98,6 +100,7 @@ fn run(command: Command) -> miette::Result<Exit> {
         Command::Compile(args) => commands::compile::run(args),
         Command::Asl(command) => commands::asl::run(command),
         Command::Simulate(args) => commands::simulate::run(args),
+        Command::Test(args) => commands::test::run(args),
         Command::Completions(args) => {
             commands::completions::run(args, <Cli as clap::CommandFactory>::command())
         }

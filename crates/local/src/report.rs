@@ -105,6 +105,11 @@ impl RunReport {
                 };
                 if let Some(record) = recorded.and_then(|r| r.get(&key)) {
                     fill(&mut report, record);
+                    if let Some(cause) = world.services().start_failures.get(&s.id)
+                        && report.error.is_some()
+                    {
+                        report.error = Some(cause.clone());
+                    }
                 } else if let Some(p) = pending.iter().find(|p| p.stage == s.id) {
                     report.decision = "pending".into();
                     report.attempt = Some(p.attempt.clone());

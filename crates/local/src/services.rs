@@ -118,6 +118,10 @@ pub struct Services {
     pub published: Vec<BusEvent>,
     pub counter: u64,
     pub seed: u64,
+    /// Why a stage's child could not be started (STS, missing machines): the parent only
+    /// records the error name, people need the cause.
+    #[serde(default)]
+    pub start_failures: BTreeMap<String, String>,
 }
 
 impl Services {

@@ -88,6 +88,22 @@ fn valid_name(name: &str) -> bool {
 
 impl Tasks<'_> {
     fn start_execution(&mut self, request: &TaskRequest<'_>) -> TaskOutcome {
+        let outcome = self.try_start_execution(request);
+        if let TaskOutcome::Failure(f) = &outcome
+            && let Some(stage) = request
+                .input
+                .pointer("/Input/stage/id")
+                .and_then(Value::as_str)
+        {
+            let cause = f.cause.clone().unwrap_or_default();
+            self.svc
+                .start_failures
+                .insert(stage.to_owned(), format!("{}: {cause}", f.error));
+        }
+        outcome
+    }
+
+    fn try_start_execution(&mut self, request: &TaskRequest<'_>) -> TaskOutcome {
         let input = request.input;
         let Some(target) = text(input, "StateMachineArn") else {
             return fail(

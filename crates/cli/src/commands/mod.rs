@@ -7,3 +7,4 @@ pub mod completions;
 pub mod graph;
 pub mod schema;
 pub mod simulate;
+pub mod test;
