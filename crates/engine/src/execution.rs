@@ -302,17 +302,8 @@ impl Execution {
 
     /// Rebuilds an execution from a snapshot and the machine it was started with.
     pub fn restore(machine: Arc<Machine>, snapshot: Snapshot) -> Result<Self, EngineError> {
-        let bad = snapshot.threads.iter().any(|t| {
-            t.graph >= machine.graphs.len()
-                || match &t.phase {
-                    Phase::Enter { state, .. } => *state >= machine.graph(t.graph).states.len(),
-                    _ => false,
-                }
-        });
-        if bad {
-            return Err(EngineError::BadSnapshot(
-                "a thread refers to a state the definition does not have".into(),
-            ));
+        if let Some(problem) = snapshot_problem(&machine, &snapshot) {
+            return Err(EngineError::BadSnapshot(problem));
         }
         Ok(Self {
             machine,
@@ -945,6 +936,18 @@ impl Execution {
             })
         });
         match output {
+            // AWS refuses state outputs over 256 KiB; checking here also stops loops whose
+            // data doubles at each turn long before memory runs out.
+            Ok(out) if exceeds_payload_limit(&out) => {
+                let f = Failure::new(
+                    names::DATA_LIMIT,
+                    format!(
+                        "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                        state.name
+                    ),
+                );
+                self.set_phase(tid, Phase::Done(End::Failed(f)));
+            }
             Ok(out) => {
                 self.exit_event(tid, frame.state, &out);
                 self.transition(tid, state, out);
@@ -1109,7 +1112,7 @@ impl Execution {
                 output: hv,
             },
         );
-        if result.to_string().len() > PAYLOAD_LIMIT {
+        if exceeds_payload_limit(&result) {
             let f = Failure::new(
                 names::DATA_LIMIT,
                 format!(
@@ -1589,6 +1592,91 @@ impl Execution {
     fn next_random(&mut self) -> u64 {
         splitmix(&mut self.s.rng)
     }
+}
+
+/// Whether `v` serialises to more than [`PAYLOAD_LIMIT`] bytes, computed without
+/// serialising and stopping as soon as the limit is passed.
+fn exceeds_payload_limit(v: &Value) -> bool {
+    fn spend(v: &Value, budget: &mut usize) -> bool {
+        let own = match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u.checked_ilog10().unwrap_or(0) as usize + 1,
+                (None, Some(i)) => i.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 2,
+                // Floats print at most 24 characters.
+                _ => 24,
+            },
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                if items.iter().any(|item| spend(item, budget)) {
+                    return true;
+                }
+                items.len() + 2
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    *budget = budget.saturating_sub(k.len() + 4);
+                    if spend(item, budget) {
+                        return true;
+                    }
+                }
+                2
+            }
+        };
+        *budget = budget.saturating_sub(own);
+        *budget == 0
+    }
+    let mut budget = PAYLOAD_LIMIT;
+    spend(v, &mut budget)
+}
+
+/// Checks that every index in a snapshot points into the machine and the thread list, so a
+/// corrupted or foreign snapshot is refused instead of panicking later.
+fn snapshot_problem(machine: &Machine, s: &Snapshot) -> Option<String> {
+    let threads = s.threads.len();
+    if threads == 0 {
+        return Some("no threads".into());
+    }
+    for (i, t) in s.threads.iter().enumerate() {
+        let Some(graph) = machine.graphs.get(t.graph) else {
+            return Some(format!(
+                "thread {i} runs graph {} the definition does not have",
+                t.graph
+            ));
+        };
+        let states = graph.states.len();
+        let state = match &t.phase {
+            Phase::Enter { state, .. } => Some(*state),
+            Phase::Attempt(f)
+            | Phase::Sleep { frame: f, .. }
+            | Phase::Callback { frame: f, .. }
+            | Phase::Children { frame: f, .. } => {
+                if f.retry_counts.len() != graph.states.get(f.state).map_or(0, |st| st.retry.len())
+                {
+                    return Some(format!("thread {i} has retry counters for another state"));
+                }
+                Some(f.state)
+            }
+            Phase::Done(_) => None,
+        };
+        if state.is_some_and(|st| st >= states) {
+            return Some(format!(
+                "thread {i} is in a state the definition does not have"
+            ));
+        }
+        if t.parent.is_some_and(|p| p >= i) {
+            return Some(format!("thread {i} has an invalid parent"));
+        }
+        if let Phase::Children { children, .. } = &t.phase
+            && children.iter().any(|c| *c <= i || *c >= threads)
+        {
+            return Some(format!("thread {i} has invalid children"));
+        }
+    }
+    if s.ready.iter().any(|r| *r >= threads) {
+        return Some("a queued thread does not exist".into());
+    }
+    None
 }
 
 /// The variables a thread sees: its own, then its ancestors' (innermost first).
