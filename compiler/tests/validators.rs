@@ -45,16 +45,17 @@ fn compile_examples() -> PathBuf {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("workflow");
-        for (file, contents) in compiled
-            .artifacts
-            .expect("artifacts")
-            .render()
-            .expect("serialises")
-        {
+        let artifacts = compiled.artifacts.expect("artifacts");
+        for (file, contents) in artifacts.render().expect("serialises") {
             let target = out.join(stem).join(&file);
             std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
             std::fs::write(&target, contents).expect("write");
         }
+        std::fs::write(
+            out.join(stem).join("per-workflow.template.json"),
+            wrap_per_workflow(&artifacts),
+        )
+        .expect("write");
         count += 1;
     }
     assert!(count > 0, "no workflows compiled");
