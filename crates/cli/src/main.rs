@@ -66,6 +66,16 @@ enum Command {
     Simulate(commands::simulate::Args),
     /// Run scenario files (*.test.yaml) in the local simulation.
     Test(commands::test::Args),
+    /// Start a local run (stored; decide it with approve/reject).
+    Run(commands::run::Args),
+    /// Approve a pending stage of a local run.
+    Approve(commands::approve::Args),
+    /// Reject a pending stage of a local run.
+    Reject(commands::approve::Args),
+    /// Show a local run: stage tree, decisions, what is pending and who may act.
+    Status(commands::status::Args),
+    /// List local runs.
+    Runs(commands::runs::Args),
     /// Print a shell completion script.
     Completions(commands::completions::Args),
 }
@@ -101,6 +111,11 @@ fn run(command: Command) -> miette::Result<Exit> {
         Command::Asl(command) => commands::asl::run(command),
         Command::Simulate(args) => commands::simulate::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Approve(args) => commands::approve::run(args, approvalc_local::Verdict::Approve),
+        Command::Reject(args) => commands::approve::run(args, approvalc_local::Verdict::Reject),
+        Command::Status(args) => commands::status::run(args),
+        Command::Runs(args) => commands::runs::run(args),
         Command::Completions(args) => {
             commands::completions::run(args, <Cli as clap::CommandFactory>::command())
         }

@@ -689,7 +689,15 @@ impl World {
             .collect();
         p.min_approvals = a.min_approvals;
         p.since_ms = a.started_ms;
-        p.expires_ms = a.timeout_at_ms;
+        // The stage's own timeout (the child enforces it), else the step's.
+        let stage_timeout = a
+            .parameters
+            .get("TimeoutSeconds")
+            .and_then(|t| t.first())
+            .and_then(|t| t.parse::<i64>().ok());
+        p.expires_ms = stage_timeout
+            .map(|s| a.started_ms + s * 1000)
+            .or(a.timeout_at_ms);
         p.request_id = a.id.clone();
         p.message = a.parameters.get("Message").and_then(|m| m.first()).cloned();
         Some(p)
