@@ -10,7 +10,7 @@ events. Prints one JSON object per workload (median seconds, transitions, transi
 which docs/bench-engine.md quotes next to the engine's criterion figures.
 
 Usage: .tools/venv/bin/python scripts/bench-moto-sfn.py [BENCH_DIR] [RUNS]
-(BENCH_DIR defaults to ../shared/bench next to the repository, RUNS to 5.)
+(BENCH_DIR defaults to tests/bench in the repository, RUNS to 5.)
 """
 
 import json
@@ -62,7 +62,7 @@ def run_once(client, sm_arn):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    bench_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "shared", "bench")
+    bench_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "tests", "bench")
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         client = boto3.client("stepfunctions", region_name="us-east-1")

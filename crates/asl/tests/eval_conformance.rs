@@ -7,8 +7,8 @@
 //! The corpus is derived from the LocalStack Step Functions test suite
 //! (github:localstack/localstack at 8b9a79f05846835cf4dff63ab7eefdde9df83783,
 //! Apache-2.0), whose snapshots were recorded against AWS; each case file keeps its
-//! `source` attribution. It lives outside this repository: set
-//! `APPROVALC_CONFORMANCE_DIR`, or keep it at `../shared/conformance` next to the
+//! `source` attribution. A copy lives in this repository; set
+//! `APPROVALC_CONFORMANCE_DIR`, to use another copy than `tests/conformance` in the
 //! workspace. A missing corpus fails the test; it is never skipped.
 
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ const CAUSE_PREFIX_END: &str = "). ";
 
 fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("APPROVALC_CONFORMANCE_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance"),
         PathBuf::from,
     );
     assert!(

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("APPROVALC_CONFORMANCE_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance"),
         PathBuf::from,
     );
     assert!(

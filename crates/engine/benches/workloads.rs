@@ -1,4 +1,4 @@
-//! Transitions per second on the four shared workloads (`/work/shared/bench`, or
+//! Transitions per second on the four shared workloads (`tests/bench`, or
 //! `APPROVALC_BENCH_DIR`): (a) 1,000 Pass states, (b) Parallel 50×10, (c) Map 200×3,
 //! (d) a 1,000-iteration Choice loop with `States.MathAdd`. Each iteration loads nothing:
 //! the machine is compiled once, as a long-lived service would; history is recorded.
@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn bench_dir() -> PathBuf {
     std::env::var_os("APPROVALC_BENCH_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bench"),
         PathBuf::from,
     )
 }

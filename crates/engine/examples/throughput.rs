@@ -4,7 +4,7 @@
 //! mostly measures the neighbours.
 //!
 //! `cargo run --release -p approvalc-engine --example throughput [BENCH_DIR] [RUNS]`
-//! (defaults: `../shared/bench` beside the repository, 200 runs per workload).
+//! (defaults: `tests/bench` in the repository, 200 runs per workload).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bench"),
         PathBuf::from,
     );
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(200);

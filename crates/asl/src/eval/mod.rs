@@ -26,7 +26,7 @@
 //! extensions that RFC 9535 lacks (`=~`, `in`, `size`).
 //!
 //! Tests: unit tests next to the code, and `crates/asl/tests/eval_*.rs`, which replay the
-//! conformance corpus (`/work/shared/conformance`, results recorded on AWS).
+//! conformance corpus (`tests/conformance`, results recorded on AWS).
 
 mod error;
 mod intrinsic;
