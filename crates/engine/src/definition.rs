@@ -1,6 +1,6 @@
 //! Loading a definition: `serde_json::Value` → [`Machine`], an executable form where state
 //! names are indices, paths and templates are compiled once, and every field has been
-//! checked. Anything the engine does not support (JSONata, variables, distributed-map item
+//! checked. Anything the engine does not support (JSONata, distributed-map item
 //! readers…) is refused here with the state and field named, so nothing runs approximately.
 
 use std::collections::HashMap;

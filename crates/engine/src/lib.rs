@@ -3,7 +3,7 @@
 //!
 //! * [`Machine::load`] checks a definition and compiles it once (state names become indices,
 //!   paths and templates are parsed); a definition the engine cannot run faithfully (JSONata,
-//!   variables, S3-backed distributed maps) is refused with a [`LoadError`] that names the
+//!   S3-backed distributed maps) is refused with a [`LoadError`] that names the
 //!   state and field.
 //! * [`Execution`] is a pure state machine over simulated time: events in ([`Execution::run`],
 //!   [`Execution::advance_clock`], [`Execution::send_task_success`] /
@@ -18,13 +18,14 @@
 //!
 //! Paths, payload templates and intrinsic functions come from `approvalc_asl::eval`.
 //!
-//! Left out: JSONata, `Assign` variables, distributed Map item readers/writers and batching,
+//! Left out: JSONata, distributed Map item readers/writers and batching,
 //! activities as such (they are Tasks to the handler), real concurrency (branches and
 //! iterations run one after another in index order; see `docs/engine.md`).
 //!
 //! Tests: unit tests next to the code; `tests/engine.rs` (behaviour, one line per case),
 //! `tests/conformance.rs` (the corpus recorded on AWS, with a pass-rate floor in
-//! `tests/conformance-floor.json`); benchmarks in `benches/workloads.rs`.
+//! `tests/conformance-floor.json`), `tests/no_panic.rs` (proptest); benchmarks in
+//! `benches/workloads.rs` and `examples/throughput.rs`.
 
 mod choice;
 pub mod clock;

@@ -162,7 +162,7 @@ fn definition_error(err: &LoadError) -> ExecError {
         format!("the definition cannot be run: {err}"),
         Some(
             "the engine runs JSONPath ASL; it refuses what it cannot run exactly \
-             (JSONata, variables, S3-backed maps) rather than approximate it",
+             (JSONata, S3-backed maps) rather than approximate it",
         ),
     )
 }
