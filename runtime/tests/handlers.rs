@@ -984,3 +984,278 @@ async fn reconciler_fails_tasks_whose_automation_vanished_and_counts_lookup_erro
     assert!(w.sfn.calls().is_empty());
     assert!(!w.tokens.item(CID).unwrap().is_decided());
 }
+
+// ---------------------------------------------------------------- gaps found re-reading issue 6
+
+#[tokio::test]
+async fn every_forged_or_malformed_pipeline_envelope_touches_nothing() {
+    for name in [
+        "codepipeline-forged-source.json",
+        "codepipeline-forged-detail-type.json",
+        "codepipeline-forged-stage.json",
+        "codepipeline-malformed-no-execution-id.json",
+        "codepipeline-malformed-injected-id.json",
+        "states-pipeline-child-failed.json",
+    ] {
+        let w = pipeline_world(approval_action(ActionStatus::Succeeded, Some(BOB), None));
+        w.tokens.calls.lock().unwrap().clear();
+        let report = cp_event(&w, name).await.unwrap();
+        assert!(
+            matches!(report, Report::Ignored { .. }),
+            "{name}: {report:?}"
+        );
+        w.assert_untouched();
+        w.logs.assert_clean(&[]);
+        assert!(
+            !w.logs.text().contains("\n{\"level\":\"INFO\"}"),
+            "{name}: no log injection"
+        );
+    }
+}
+
+#[tokio::test]
+async fn execution_event_under_the_step_detail_type_is_ignored() {
+    let w = World::new();
+    w.tokens.put(item("ssm"));
+    w.tokens.calls.lock().unwrap().clear();
+    w.ssm.insert(automation(
+        AutomationStatus::Success,
+        Some("Approved"),
+        vec![decision_json(BOB, "Approve", "")],
+    ));
+    let report = ssm_event(&w, "ssm-forged-detail-type.json").await.unwrap();
+    assert_eq!(
+        report,
+        Report::Ignored {
+            why: Ignored::WrongDetailType
+        }
+    );
+    w.assert_untouched();
+}
+
+#[tokio::test]
+async fn forged_or_malformed_child_events_clean_up_nothing() {
+    for (name, why) in [
+        ("states-forged-source.json", Ignored::WrongSource),
+        ("states-forged-account.json", Ignored::OtherAccount),
+        (
+            "states-forged-execution-account.json",
+            Ignored::Malformed("`executionArn` disagrees with the event".into()),
+        ),
+        (
+            "states-malformed-name-mismatch.json",
+            Ignored::Malformed("`executionArn` disagrees with the event".into()),
+        ),
+        (
+            "states-malformed-machine-arn.json",
+            Ignored::Malformed("`stateMachineArn` is not a state machine ARN".into()),
+        ),
+        ("codepipeline-approval-failed.json", Ignored::WrongSource),
+    ] {
+        let w = World::new();
+        w.tokens.put(item("ssm"));
+        w.tokens.calls.lock().unwrap().clear();
+        w.ssm
+            .insert(automation(AutomationStatus::Waiting, None, vec![]));
+        let report = cleanup(w.ctx(), &w.ssm, &w.codepipeline, &fixture(name))
+            .await
+            .unwrap();
+        assert_eq!(report, Report::Ignored { why }, "{name}");
+        w.assert_untouched();
+        assert!(!w.tokens.item(CID).unwrap().is_decided(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_pipeline_event_delivers_once() {
+    let w = pipeline_world(approval_action(
+        ActionStatus::Succeeded,
+        Some(BOB),
+        Some("ok"),
+    ));
+    let first = cp_event(&w, "codepipeline-approval-succeeded.json")
+        .await
+        .unwrap();
+    let second = cp_event(&w, "codepipeline-approval-succeeded.json")
+        .await
+        .unwrap();
+    decided(&first, Decision::Approved, None);
+    assert_eq!(
+        second,
+        Report::Duplicate {
+            correlation_id: CID.into()
+        }
+    );
+    assert_eq!(w.sfn.calls().len(), 1);
+    w.logs.assert_clean(&[]);
+}
+
+#[tokio::test]
+async fn pipeline_decision_on_a_used_token_ends_cleanly() {
+    let w = pipeline_world(approval_action(ActionStatus::Succeeded, Some(BOB), None));
+    w.sfn.unknown.lock().unwrap().insert(TOKEN.to_owned());
+    let report = cp_event(&w, "codepipeline-approval-succeeded.json")
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        Report::TokenGone {
+            correlation_id: CID.into(),
+            reason: TokenGone::TaskDoesNotExist
+        }
+    );
+    assert!(w.tokens.item(CID).unwrap().is_decided());
+    w.logs.assert_clean(&[]);
+}
+
+#[tokio::test]
+async fn pipeline_approver_of_an_earlier_stage_breaks_distinct_approvers() {
+    let carol = "arn:aws:iam::123456789012:user/carol";
+    let w = pipeline_world(approval_action(ActionStatus::Succeeded, Some(carol), None));
+    let report = cp_event(&w, "codepipeline-approval-succeeded.json")
+        .await
+        .unwrap();
+    decided(&report, Decision::Rejected, Some(Rule::DistinctApprovers));
+    assert_eq!(success_output(&w)["rule"], "distinct_approvers");
+    w.logs.assert_clean(&[]);
+}
+
+#[tokio::test]
+async fn cleanup_lookup_failure_is_retried_and_the_retry_stops_the_automation() {
+    let w = World::new();
+    w.tokens.put(item("ssm"));
+    w.ssm
+        .insert(automation(AutomationStatus::Waiting, None, vec![]));
+    *w.ssm.outage.lock().unwrap() = Some("InternalServerError".into());
+    let event = fixture("states-ssm-child-aborted.json");
+
+    let err = cleanup(w.ctx(), &w.ssm, &w.codepipeline, &event)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::Cleanup(_)), "{err}");
+    assert!(
+        !w.tokens.item(CID).unwrap().is_decided(),
+        "not claimed: the retry must redo the cleanup"
+    );
+
+    *w.ssm.outage.lock().unwrap() = None;
+    let retry = cleanup(w.ctx(), &w.ssm, &w.codepipeline, &event)
+        .await
+        .unwrap();
+    assert_eq!(
+        retry,
+        Report::CleanedUp {
+            correlation_id: CID.into(),
+            action: "stopped_automation"
+        }
+    );
+    assert!(
+        w.ssm
+            .calls()
+            .contains(&ServiceCall::StopAutomation(AUTOMATION_ID.into()))
+    );
+    w.logs.assert_clean(&[]);
+}
+
+#[tokio::test]
+async fn aborted_action_child_stops_its_automation() {
+    let w = World::new();
+    w.tokens.put(item("action"));
+    w.ssm
+        .insert(automation(AutomationStatus::Waiting, None, vec![]));
+    let report = cleanup(
+        w.ctx(),
+        &w.ssm,
+        &w.codepipeline,
+        &fixture("states-action-child-aborted.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report,
+        Report::CleanedUp {
+            correlation_id: CID.into(),
+            action: "stopped_automation"
+        }
+    );
+    // The ssm-approval child's event does not match an action item's execution ARN.
+    let w2 = World::new();
+    w2.tokens.put(item("action"));
+    let other = cleanup(
+        w2.ctx(),
+        &w2.ssm,
+        &w2.codepipeline,
+        &fixture("states-ssm-child-aborted.json"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(
+            other,
+            Report::Ignored {
+                why: Ignored::Mismatch(_)
+            }
+        ),
+        "{other:?}"
+    );
+    assert!(w2.ssm.calls().is_empty());
+}
+
+#[tokio::test]
+async fn failed_pipeline_child_with_nothing_pending_rejects_nothing() {
+    let w = World::new();
+    w.tokens.put(item("codepipeline"));
+    let report = cleanup(
+        w.ctx(),
+        &w.ssm,
+        &w.codepipeline,
+        &fixture("states-pipeline-child-failed.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report,
+        Report::CleanedUp {
+            correlation_id: CID.into(),
+            action: "nothing_pending"
+        }
+    );
+    assert!(
+        !w.codepipeline
+            .calls()
+            .iter()
+            .any(|c| matches!(c, ServiceCall::RejectApproval { .. }))
+    );
+}
+
+#[tokio::test]
+async fn reconciler_resolves_ended_pipeline_approvals_and_timed_out_automations() {
+    // A pipeline approval rejected by bob whose event was lost.
+    let w = pipeline_world(approval_action(ActionStatus::Failed, Some(BOB), Some("no")));
+    let run = reconcile(w.ctx(), &w.ssm, &w.codepipeline).await.unwrap();
+    assert_eq!(
+        run.resolved,
+        vec![Report::Decided {
+            correlation_id: CID.into(),
+            decision: Decision::Rejected,
+            rule: None
+        }]
+    );
+    assert_eq!(success_output(&w)["decision"], "rejected");
+    w.logs.assert_clean(&[]);
+
+    // An approval automation that timed out.
+    let w = World::new();
+    w.tokens.put(item("ssm"));
+    w.ssm
+        .insert(automation(AutomationStatus::TimedOut, None, vec![]));
+    let run = reconcile(w.ctx(), &w.ssm, &w.codepipeline).await.unwrap();
+    assert_eq!(
+        run.resolved,
+        vec![Report::Failed {
+            correlation_id: CID.into(),
+            code: FailureCode::TimedOut
+        }]
+    );
+    assert_eq!(failure(&w).0, "Approval.TimedOut");
+}
