@@ -1,88 +1,79 @@
-//! Parse + check + lower + serialise at 10 / 100 / 1,000 / 10,000 stages
-//! (docs/bench-compile.md). The generated workflow is a series of parallel groups of four
-//! stages, each group needing every stage of the group before (series-parallel, so the
-//! decomposition adds nothing), a quarter of the stages with a `when`, and templated
-//! messages. It also prints the parent definition size against the 1 MB quota.
+//! Criterion timing of parse + check + lower + serialise (`compile` + `render`) for generated
+//! workflows of 10 to 10,000 stages (chain, wide fan, random DAG, layers; `common/mod.rs`).
+//! `compile/<shape>/<n>` starts from YAML text (10 to 1,000 stages: at 10,000 the YAML is
+//! over the reader's cap of 100,000 values, E022); `lower/<shape>/<n>` starts from an AST
+//! built in memory (check + lower + render), 10 to 10,000 stages. Prints the parent
+//! definition size against the 1 MB quota. The scaling table with baselines is
+//! `benches/scaling.rs`; figures are in docs/bench-compile.md.
+//!
+//! Run: `cargo bench -p approvalc-compiler --bench lower`.
+
+mod common;
+
+use std::hint::black_box;
 
 use approvalc_compiler::lower;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-fn workflow(stages: usize) -> String {
-    let mut text = String::from(
-        "apiVersion: approvalc/v1\nname: bench\nregion: us-east-1\nhome: main\n\
-         accounts:\n  main: { id: \"111111111111\" }\n  other: { id: \"222222222222\" }\n\
-         defaults:\n  timeout: 1h\n\
-         input:\n  version: { type: string, required: true }\n  risk: { type: string, enum: [low, high], default: low }\n\
-         stages:\n",
-    );
-    const WIDTH: usize = 4;
-    for i in 0..stages {
-        let group = i / WIDTH;
-        text.push_str(&format!("  s{i}:\n"));
-        if group > 0 {
-            let needs: Vec<String> = ((group - 1) * WIDTH..group * WIDTH)
-                .map(|j| format!("s{j}"))
-                .collect();
-            text.push_str(&format!("    needs: [{}]\n", needs.join(", ")));
-        }
-        if i % 4 == 1 {
-            text.push_str("    when: input.risk == \"high\"\n");
-        }
-        if i % 3 == 2 {
-            text.push_str("    account: other\n");
-        }
-        text.push_str(&format!(
-            "    ssm:\n      approvers: [arn:aws:iam::111111111111:role/Approver{}]\n      message: \"Approve {{{{ input.version }}}} at stage {i}\"\n",
-            i % 7
-        ));
+fn compile_and_render(text: &str) -> Option<usize> {
+    let files = lower::compile(text).artifacts?.render().ok()?;
+    Some(files.len())
+}
+
+fn lower_and_render(workflow: &approvalc_dsl::ast::Workflow) -> Option<usize> {
+    let model = approvalc_compiler::check_workflow(workflow).model?;
+    let files = lower::lower(&model).artifacts?.render().ok()?;
+    Some(files.len())
+}
+
+fn report(shape: &str, n: usize, workflow: &approvalc_dsl::ast::Workflow) {
+    let Some(model) = approvalc_compiler::check_workflow(workflow).model else {
+        panic!("{shape} {n}: does not check");
+    };
+    let lowered = lower::lower(&model);
+    let errors: Vec<&str> = lowered
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code)
+        .collect();
+    if let Some(artifacts) = &lowered.artifacts {
+        let parent = &artifacts.manifest.parent;
+        eprintln!(
+            "{shape} {n}: parent {} bytes ({:.1}% of 1 MiB), {} states, worst-case history {} events, errors {errors:?}",
+            parent.definition_bytes,
+            parent.definition_bytes as f64 * 100.0 / 1_048_576.0,
+            parent.state_count,
+            parent.worst_case_history_events,
+        );
     }
-    text
 }
 
 fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("compile");
-    for stages in [10usize, 100, 1_000, 10_000] {
-        let source = workflow(stages);
-        let compiled = lower::compile(&source);
-        if let Some(artifacts) = &compiled.artifacts {
-            let parent = &artifacts.manifest.parent;
-            eprintln!(
-                "{stages} stages: parent {} bytes ({:.1}% of 1 MB), {} states, worst-case history {} events, errors: {:?}",
-                parent.definition_bytes,
-                parent.definition_bytes as f64 * 100.0 / 1_048_576.0,
-                parent.state_count,
-                parent.worst_case_history_events,
-                compiled
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.is_error())
-                    .map(|d| d.code)
-                    .collect::<Vec<_>>()
-            );
-        } else {
-            eprintln!(
-                "{stages} stages: not lowered: {:?}",
-                compiled
-                    .diagnostics
-                    .iter()
-                    .map(|d| d.code)
-                    .collect::<Vec<_>>()
-            );
-        }
-        if stages >= 1_000 {
-            group.sample_size(10);
-        }
-        group.throughput(Throughput::Elements(stages as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(stages), &source, |b, source| {
-            b.iter(|| {
-                let compiled = lower::compile(source);
-                compiled
-                    .artifacts
-                    .map(|a| a.render().map(|files| files.len()))
+    for (shape, generate) in common::SHAPES {
+        let mut group = c.benchmark_group(format!("compile/{shape}"));
+        group.sample_size(10);
+        for n in common::SIZES.into_iter().filter(|&n| n <= 1_000) {
+            let text = common::text(&generate(n));
+            assert!(compile_and_render(&text).is_some(), "{shape} {n}");
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+                b.iter(|| compile_and_render(black_box(text)));
             });
-        });
+        }
+        group.finish();
+        let mut group = c.benchmark_group(format!("lower/{shape}"));
+        group.sample_size(10);
+        for n in common::SIZES {
+            let workflow = common::tree(&generate(n));
+            report(shape, n, &workflow);
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(n), &workflow, |b, workflow| {
+                b.iter(|| lower_and_render(black_box(workflow)));
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -424,6 +424,15 @@ pub mod names {
         format!("{PREFIX}-{}-{}", workflow.as_str(), stage.as_str())
     }
 
+    /// EventBridge rule names: 1–64 chars.
+    pub const EVENT_RULE_MAX: usize = 64;
+
+    /// The per-workflow EventBridge rule and IAM policy for the workflow's own SSM documents
+    /// (action stages, `ssm.document`): `approvalc-<workflow>-documents`.
+    pub fn documents(workflow: &WorkflowName) -> String {
+        format!("{PREFIX}-{}-documents", workflow.as_str())
+    }
+
     /// A dedicated approval pipeline: `approvalc-<workflow>-<stage>` (docs/token-handling.md).
     pub fn pipeline(workflow: &WorkflowName, stage: &StageId) -> String {
         format!("{PREFIX}-{}-{}", workflow.as_str(), stage.as_str())

@@ -154,7 +154,7 @@ fn build(
 /// The workflow-level names: parent state machine and its role.
 fn report_workflow_names(workflow: &Workflow, diags: &mut Vec<Diagnostic>) {
     let Some(name) = &workflow.name else { return };
-    let checks = [
+    let mut checks = vec![
         (
             names::state_machine(&name.value),
             names::STATE_MACHINE_MAX,
@@ -166,7 +166,25 @@ fn report_workflow_names(workflow: &Workflow, diags: &mut Vec<Diagnostic>) {
             "IAM role",
         ),
     ];
-    if let Some((full, max, what)) = checks.into_iter().find(|(n, max, _)| n.len() > *max) {
+    // Only workflows that run their own SSM documents get the documents rule.
+    let own_documents = workflow.stages.values().any(|s| match &s.binding {
+        Some(ast::Binding::Action(_)) => true,
+        Some(ast::Binding::Ssm(ssm)) => ssm.value.document.is_some(),
+        _ => false,
+    });
+    if own_documents {
+        checks.push((
+            names::documents(&name.value),
+            names::EVENT_RULE_MAX,
+            "EventBridge rule",
+        ));
+    }
+    // Report the name that overflows most, so "shorten to N" makes every name fit.
+    let worst = checks
+        .into_iter()
+        .filter(|(n, max, _)| n.len() > *max)
+        .max_by_key(|(n, max, _)| n.len() - max);
+    if let Some((full, max, what)) = worst {
         let over = full.len() - max;
         diags.push(
             Diagnostic::error(

@@ -706,3 +706,17 @@ fn long_paths_are_shortened_in_messages() {
     );
     assert_eq!(super::show_path(&refs[..3]), "s0 → s1 → s2");
 }
+
+#[test]
+fn name_too_long_for_the_documents_rule_only_with_own_documents() {
+    // approvalc-<50>-documents = 70 > 64 (EventBridge rule); approvalc-<50> = 60 fits a role.
+    let long = HEAD.replace("name: release", &format!("name: {}", "w".repeat(50)));
+    let action =
+        "stages:\n  a:\n    account: prod\n    action:\n      ssm_automation: { document: Doc }\n";
+    let checked = run(&format!("{long}{action}"));
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [NAME_TOO_LONG], "{:#?}", checked.diagnostics);
+    assert!(checked.diagnostics[0].message.contains("EventBridge rule"));
+    let ssm = format!("stages:\n  a:\n    account: prod\n{SSM}");
+    assert!(run(&format!("{long}{ssm}")).diagnostics.is_empty());
+}
