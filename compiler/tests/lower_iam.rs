@@ -16,10 +16,7 @@ fn all_artifacts() -> Vec<(String, lower::Artifacts)> {
         .map(|e| e.path())
         .collect();
     paths.sort();
-    for path in paths
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-    {
+    for path in paths.into_iter().filter(|p| is_workflow(p)) {
         let compiled = lower::compile(&std::fs::read_to_string(&path).unwrap());
         out.push((
             path.display().to_string(),
@@ -155,4 +152,12 @@ fn cross_account_stages_assume_their_execute_role() {
             }
         }
     }
+}
+
+/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
+/// that `approvalc test` reads.
+fn is_workflow(path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }

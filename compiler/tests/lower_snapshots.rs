@@ -13,7 +13,7 @@ pub fn workflows() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("workflows/ exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| is_workflow(p))
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no workflows in {}", dir.display());
@@ -62,4 +62,12 @@ fn compiling_twice_gives_identical_bytes() {
     for path in workflows() {
         assert_eq!(render(&path), render(&path), "{}", path.display());
     }
+}
+
+/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
+/// that `approvalc test` reads.
+fn is_workflow(path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }

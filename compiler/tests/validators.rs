@@ -31,7 +31,7 @@ fn compile_examples() -> PathBuf {
     let mut count = 0;
     for entry in std::fs::read_dir(root().join("workflows")).expect("workflows/") {
         let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|x| x != "yaml") {
+        if !is_workflow(&path) {
             continue;
         }
         let compiled = lower::compile(&std::fs::read_to_string(&path).expect("readable"));
@@ -145,4 +145,12 @@ fn compiled_examples_pass_asl_and_cfn_validators() {
     run("check-asl.sh", &out);
     run("check-cfn.sh", &out);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
+/// that `approvalc test` reads.
+fn is_workflow(path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }

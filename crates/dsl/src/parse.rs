@@ -211,7 +211,11 @@ impl Reader {
             node.span,
         )
         .with_label(format!("this is {found}"));
-        if expected.contains("string")
+        if let Some(value) = scalar_value(node).filter(|_| expected.starts_with("a list")) {
+            d = d.with_help(format!(
+                "write a list, even for one item: `[{value}]`, or `- {value}` on the next line"
+            ));
+        } else if expected.contains("string")
             && matches!(&node.kind, Kind::Scalar(s) if s.plain && !matches!(s.typed(), Typed::Null))
         {
             d = d.with_help("put the value in quotes to make it a string");
@@ -1055,5 +1059,13 @@ fn belongs_under(name: &str) -> Option<String> {
         [] => None,
         [one] => Some(one.clone()),
         [init @ .., last] => Some(format!("{} or {last}", init.join(", "))),
+    }
+}
+
+/// The text of a non-null scalar.
+fn scalar_value(node: &Node) -> Option<&str> {
+    match &node.kind {
+        Kind::Scalar(s) if s.typed() != Typed::Null => Some(&s.value),
+        _ => None,
     }
 }

@@ -25,6 +25,26 @@ pub fn did_you_mean<'c>(
         .map(|(_, c)| c)
 }
 
+/// A help line for an unknown name: "did you mean `x`?", else the list of known `what`s
+/// (up to eight), else how many there are.
+pub fn help(unknown: &str, known: &[&str], what: &str) -> String {
+    if let Some(name) = did_you_mean(unknown, known.iter().copied()) {
+        return format!("did you mean `{name}`?");
+    }
+    match known {
+        [] => format!("no {what} is declared"),
+        _ if known.len() <= 8 => format!(
+            "known {what}s: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => format!("`{unknown}` is not one of the {} {what}s", known.len()),
+    }
+}
+
 fn normalize(word: &str) -> String {
     word.chars()
         .map(|c| {
@@ -39,7 +59,7 @@ fn normalize(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::did_you_mean;
+    use super::{did_you_mean, help};
 
     const STAGE_KEYS: &[&str] = &[
         "needs",
@@ -62,5 +82,29 @@ mod tests {
         assert_eq!(dym("code_pipeline"), Some("codepipeline"));
         assert_eq!(dym("approvers"), None);
         assert_eq!(dym("x"), None);
+    }
+
+    #[test]
+    fn help_suggests_or_lists() {
+        let known = ["team-lead", "security", "prod-owner"];
+        assert_eq!(
+            help("team-laed", &known, "stage"),
+            "did you mean `team-lead`?"
+        );
+        assert_eq!(
+            help("Security", &known, "stage"),
+            "did you mean `security`?"
+        );
+        assert_eq!(
+            help("xyz", &known, "stage"),
+            "known stages: `team-lead`, `security`, `prod-owner`"
+        );
+        assert_eq!(help("x", &[], "stage"), "no stage is declared");
+        let many: Vec<String> = (0..9).map(|i| format!("stage{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            help("zzzzzz", &many, "stage"),
+            "`zzzzzz` is not one of the 9 stages"
+        );
     }
 }

@@ -563,3 +563,12 @@ fn syntax_errors_get_a_fix_for_their_kind() {
         help("a:\n\tb: 1\n")
     );
 }
+
+#[test]
+fn a_scalar_where_a_list_is_expected_suggests_the_list() {
+    let parsed = crate::parse(&with("approvers: [alice]", "approvers: alice"));
+    assert_eq!(
+        parsed.diagnostics[0].help.as_deref(),
+        Some("write a list, even for one item: `[alice]`, or `- alice` on the next line")
+    );
+}

@@ -18,7 +18,7 @@ fn examples() -> Vec<(PathBuf, String)> {
     let mut files: Vec<PathBuf> = fs::read_dir(repo().join("workflows"))
         .expect("workflows/ exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| is_workflow(p))
         .collect();
     files.sort();
     files
@@ -158,4 +158,12 @@ fn the_schema_accepts_what_the_parser_accepts() {
         let errors = schema_errors(&variant);
         assert!(errors.is_empty(), "{to}: {errors:#?}");
     }
+}
+
+/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
+/// that `approvalc test` reads.
+fn is_workflow(path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }
