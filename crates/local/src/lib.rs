@@ -16,7 +16,7 @@
 //! only when asked ([`World::reconcile`]), not every 5 minutes; SNS notifications are not
 //! sent; action documents are not executed (their automation succeeds or fails as told).
 //! Tests: unit tests beside the code, end-to-end tests in `tests/` and through the CLI in
-//! `crates/cli/tests/local.rs`; see `docs/local-runs.md`.
+//! `crates/cli/tests/local.rs`; see `docs/local.md`.
 
 pub mod deployment;
 pub mod error;

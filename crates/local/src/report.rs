@@ -136,29 +136,46 @@ impl RunReport {
         }
     }
 
+    /// Exactly the shape `approvalc simulate --format json` promises (issue 8):
     /// `{decision, stages: {id: {decision, approvers, comment, decided_at, account}}, transitions}`.
+    /// Nothing else, so scripts can rely on it; [`RunReport::to_detailed_json`] has the rest.
     pub fn to_json(&self) -> Value {
         let stages: Map<String, Value> = self
             .stages
             .iter()
+            .map(|s| (s.id.clone(), Value::Object(stage_fields(s))))
+            .collect();
+        let mut out = Map::new();
+        out.insert("decision".into(), self.decision.clone().into());
+        out.insert("stages".into(), Value::Object(stages));
+        out.insert("transitions".into(), self.transitions.into());
+        Value::Object(out)
+    }
+
+    /// [`RunReport::to_json`] plus what a stored run needs to be understood: the run id and
+    /// status, the run's error, and per stage the broken rule, the error and the attempt.
+    pub fn to_detailed_json(&self) -> Value {
+        let stages: Map<String, Value> = self
+            .stages
+            .iter()
             .map(|s| {
-                let mut m = Map::new();
-                m.insert("decision".into(), s.decision.clone().into());
-                m.insert("approvers".into(), s.approvers.clone().into());
-                m.insert("comment".into(), s.comment.clone().into());
-                m.insert("decided_at".into(), s.decided_at.clone().into());
-                m.insert("account".into(), s.account.clone().into());
-                if let Some(rule) = &s.rule {
-                    m.insert("rule".into(), rule.clone().into());
-                }
-                if let Some(error) = &s.error {
-                    m.insert("error".into(), error.clone().into());
+                let mut m = stage_fields(s);
+                m.insert("kind".into(), s.kind.clone().into());
+                for (key, value) in [
+                    ("rule", &s.rule),
+                    ("error", &s.error),
+                    ("attempt", &s.attempt),
+                ] {
+                    if let Some(v) = value {
+                        m.insert(key.into(), v.clone().into());
+                    }
                 }
                 (s.id.clone(), Value::Object(m))
             })
             .collect();
         let mut out = Map::new();
         out.insert("run_id".into(), self.run_id.clone().into());
+        out.insert("workflow".into(), self.workflow.clone().into());
         out.insert("status".into(), self.status.clone().into());
         out.insert("decision".into(), self.decision.clone().into());
         if let Some(error) = &self.error {
@@ -168,6 +185,16 @@ impl RunReport {
         out.insert("transitions".into(), self.transitions.into());
         Value::Object(out)
     }
+}
+
+fn stage_fields(s: &StageReport) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("decision".into(), s.decision.clone().into());
+    m.insert("approvers".into(), s.approvers.clone().into());
+    m.insert("comment".into(), s.comment.clone().into());
+    m.insert("decided_at".into(), s.decided_at.clone().into());
+    m.insert("account".into(), s.account.clone().into());
+    m
 }
 
 fn fill(report: &mut StageReport, record: &Value) {
@@ -188,6 +215,9 @@ fn latest_child_record(world: &World, stage: &str) -> Option<Value> {
         .last()?;
     let mut record = match exec.status() {
         Status::Succeeded { output } => output.clone(),
+        // Stopped with its parent (a sibling branch failed, the run was stopped): the
+        // stage was never decided.
+        Status::Aborted => serde_json::json!({"decision": "cancelled"}),
         _ => serde_json::json!({"decision": "rejected", "error": exec.status().name()}),
     };
     if let (Some(obj), Some(attempt)) = (record.as_object_mut(), &meta.attempt) {

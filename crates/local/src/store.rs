@@ -4,7 +4,9 @@
 //! One row per run holds the artifacts it was started with (so it keeps running what it
 //! started with, whatever happens to the workflow file), the faults, and the world's state as
 //! JSON; a `decisions` table keeps an audit line per decision. Every change runs in one
-//! `BEGIN IMMEDIATE` transaction: read the state, restore the world, apply, write back.
+//! `BEGIN IMMEDIATE` transaction: read the state, restore the world, apply, write back (with
+//! the audit line of a decision in the same transaction). Commands that only look
+//! ([`Store::observe`]) write nothing unless a timer fell due.
 //! sqlite's write lock makes concurrent commands take turns, so two terminals can neither
 //! lose each other's decision nor decide one request twice (the second finds it decided),
 //! and a process killed mid-change leaves the previous state (the journal rolls it back).
@@ -31,7 +33,38 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    abort_before_commit: bool,
+    hooks: CrashHooks,
+}
+
+/// Test hooks that put a process into the middle of a change, so tests can kill it there
+/// (`crates/cli/tests/local.rs`). Both act after the new state is written and before the
+/// commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrashHooks {
+    /// Abort the process there, as a crash would.
+    pub abort_before_commit: bool,
+    /// Announce on stderr, then sleep this long holding the write lock (a test kills the
+    /// process with SIGKILL meanwhile, or starts competing deciders).
+    pub hold_before_commit: Option<Duration>,
+}
+
+/// One line of the audit table, written in the same transaction as the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLine<'a> {
+    pub stage: &'a str,
+    pub principal: &'a str,
+    pub verdict: &'a str,
+    pub comment: Option<&'a str>,
+}
+
+/// A decision as the audit table keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRow {
+    pub at_ms: i64,
+    pub stage: String,
+    pub principal: String,
+    pub verdict: String,
+    pub comment: Option<String>,
 }
 
 /// One line of `approvalc runs`.
@@ -91,7 +124,7 @@ impl Store {
         Ok(Self {
             conn,
             path,
-            abort_before_commit: false,
+            hooks: CrashHooks::default(),
         })
     }
 
@@ -99,10 +132,9 @@ impl Store {
         &self.path
     }
 
-    /// Test hook: kill the process after the new state is written but before the commit,
-    /// as a crash or `kill -9` would.
-    pub fn abort_before_commit(&mut self, on: bool) {
-        self.abort_before_commit = on;
+    /// Sets the crash-test hooks.
+    pub fn set_hooks(&mut self, hooks: CrashHooks) {
+        self.hooks = hooks;
     }
 
     /// Stores a new run.
@@ -168,6 +200,18 @@ impl Store {
         now_ms: i64,
         change: impl FnOnce(&mut World) -> Result<T, LocalError>,
     ) -> Result<(T, RunReport), LocalError> {
+        self.update_audited(id, now_ms, change, None)
+    }
+
+    /// [`Store::update`] that also appends `audit` to the decisions table in the same
+    /// transaction: the decision and its audit line are written together or not at all.
+    pub fn update_audited<T>(
+        &mut self,
+        id: &str,
+        now_ms: i64,
+        change: impl FnOnce(&mut World) -> Result<T, LocalError>,
+        audit: Option<AuditLine<'_>>,
+    ) -> Result<(T, RunReport), LocalError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -192,29 +236,52 @@ impl Store {
         if changed != 1 {
             return Err(LocalError::Conflict);
         }
-        if self.abort_before_commit {
-            std::process::abort();
+        if let Some(line) = audit {
+            tx.execute(
+                "INSERT INTO decisions (run_id, at_ms, stage, principal, verdict, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, world.now_ms(), line.stage, line.principal, line.verdict, line.comment],
+            )?;
         }
+        before_commit(self.hooks);
         tx.commit()?;
         Ok((out, report))
     }
 
-    /// Appends a decision to the audit table (inside its own transaction; the run's state is
-    /// the source of truth).
-    pub fn log_decision(
+    /// The run as of `now_ms` for someone who only looks (`status`, `run --wait`): when a
+    /// timer fell due meanwhile the run is brought forward and stored (as
+    /// [`Store::update`]); otherwise nothing is written, so watchers never contend with
+    /// deciders for the write lock or bump the run's version.
+    pub fn observe<T>(
         &mut self,
         id: &str,
-        at_ms: i64,
-        stage: &str,
-        principal: &str,
-        verdict: &str,
-        comment: Option<&str>,
-    ) -> Result<(), LocalError> {
-        self.conn.execute(
-            "INSERT INTO decisions (run_id, at_ms, stage, principal, verdict, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, at_ms, stage, principal, verdict, comment],
+        now_ms: i64,
+        look: impl Fn(&World) -> T,
+    ) -> Result<(T, RunReport), LocalError> {
+        let world = self.load(id)?;
+        let due = !world.is_finished() && world.next_timer_ms().is_some_and(|t| t <= now_ms);
+        if due {
+            return self.update(id, now_ms, |w| Ok(look(w)));
+        }
+        Ok((look(&world), RunReport::of(&world)))
+    }
+
+    /// The audit lines of a run, oldest first.
+    pub fn decisions(&self, id: &str) -> Result<Vec<AuditRow>, LocalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at_ms, stage, principal, verdict, comment FROM decisions WHERE run_id = ?1 ORDER BY rowid",
         )?;
-        Ok(())
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(AuditRow {
+                    at_ms: r.get(0)?,
+                    stage: r.get(1)?,
+                    principal: r.get(2)?,
+                    verdict: r.get(3)?,
+                    comment: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// Every run, newest first.
@@ -245,5 +312,19 @@ impl Store {
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(answer == "ok")
+    }
+}
+
+/// Runs the crash-test hooks between writing a change and committing it.
+fn before_commit(hooks: CrashHooks) {
+    if let Some(hold) = hooks.hold_before_commit {
+        eprintln!(
+            "test hook: holding the write lock for {} ms",
+            hold.as_millis()
+        );
+        std::thread::sleep(hold);
+    }
+    if hooks.abort_before_commit {
+        std::process::abort();
     }
 }

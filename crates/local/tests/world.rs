@@ -345,3 +345,82 @@ fn time_passes_between_commands() {
     let team_lead: &Value = &report.to_json()["stages"]["team-lead"];
     assert_eq!(team_lead["decision"], "timed_out");
 }
+
+#[test]
+fn a_codepipeline_approval_expires_when_a_look_finds_its_time_passed() {
+    let (files, d) = deploy("codepipeline-single.yaml", Faults::default());
+    let world = World::start(d, json!({"page": "news/a.html"}), config()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .create(
+            &NewRun {
+                source: "test",
+                files: &files,
+                faults: &Faults::default(),
+            },
+            &world,
+        )
+        .unwrap();
+    let expires = world.pending()[0].expires_ms.unwrap();
+    assert_eq!(expires, START + 2 * 86_400 * 1000, "the stage's 2d timeout");
+    // A look before the expiry writes nothing.
+    let ((), report) = store.observe("run-1", expires - 1, |_| ()).unwrap();
+    assert_eq!(report.decision, None);
+    assert_eq!(store.list().unwrap()[0].version, 1);
+    // A look after it fires the expiry, stores the result and shows it.
+    let ((), report) = store.observe("run-1", expires + 60_000, |_| ()).unwrap();
+    assert_eq!(report.decision.as_deref(), Some("rejected"));
+    assert_eq!(
+        report.to_json()["stages"]["review"]["decision"],
+        "timed_out"
+    );
+    assert_eq!(store.list().unwrap()[0].version, 2);
+    let world = store.load("run-1").unwrap();
+    let run = world.services().pipelines.values().next().unwrap();
+    assert_eq!(run.action_status, "Failed");
+    let err = store
+        .update("run-1", expires + 120_000, |w| {
+            w.decide("review", Verdict::Approve, "editor-in-chief", None)
+        })
+        .unwrap_err();
+    assert!(matches!(err, LocalError::NothingPending { .. }), "{err}");
+}
+
+#[test]
+fn stopping_the_parent_during_a_codepipeline_approval_closes_the_approval() {
+    let mut world = release();
+    world
+        .decide("team-lead", Verdict::Approve, TEAM_LEAD, None)
+        .unwrap();
+    world.decide("qa", Verdict::Approve, QA, None).unwrap();
+    world
+        .decide("prod-owner", Verdict::Approve, OWNER, None)
+        .unwrap();
+    world
+        .decide("prod-owner", Verdict::Approve, DEPUTY, None)
+        .unwrap();
+    assert_eq!(world.pending()[0].kind, "codepipeline");
+    assert!(world.stop());
+    for (meta, exec) in world.executions() {
+        assert_eq!(
+            exec.status().name(),
+            if meta.parent.is_none() || meta.stage.as_deref() == Some("release-manager") {
+                "ABORTED"
+            } else {
+                "SUCCEEDED"
+            },
+            "{}",
+            meta.name
+        );
+    }
+    assert!(world.pending().is_empty());
+    let run = world.services().pipelines.values().next().unwrap();
+    assert_ne!(
+        run.action_status, "InProgress",
+        "the cleanup handler answered it"
+    );
+    let report = RunReport::of(&world);
+    assert_eq!(report.decision.as_deref(), Some("rejected"));
+    assert_eq!(decision(&world, "release-manager"), "cancelled");
+}

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use approvalc_local::store::{NewRun, Store};
+use approvalc_local::store::{CrashHooks, NewRun, Store};
 use approvalc_local::{RunConfig, RunReport, World};
 
 use crate::Exit;
@@ -51,8 +51,15 @@ impl StateArgs {
 
     pub fn open(&self) -> Result<Store, Exit> {
         let mut store = Store::open(&self.dir()).map_err(|e| local_error(&e))?;
-        // Test hook for crash consistency (tests/local.rs): die before the commit.
-        store.abort_before_commit(std::env::var_os("APPROVALC_TEST_ABORT_BEFORE_COMMIT").is_some());
+        // Test hooks for crash consistency and concurrency (crates/cli/tests/local.rs):
+        // die, or wait holding the write lock, between writing a change and committing it.
+        store.set_hooks(CrashHooks {
+            abort_before_commit: std::env::var_os("APPROVALC_TEST_ABORT_BEFORE_COMMIT").is_some(),
+            hold_before_commit: std::env::var("APPROVALC_TEST_HOLD_BEFORE_COMMIT_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis),
+        });
         Ok(store)
     }
 }
@@ -74,9 +81,18 @@ pub struct Args {
     /// Run id (the parent execution's name); default: generated.
     #[arg(long)]
     name: Option<String>,
-    /// Follow the run until it ends, printing each change.
+    /// Follow the run until it ends, printing each change (decisions taken from other
+    /// terminals included).
     #[arg(long)]
     wait: bool,
+    /// How often --wait looks at the store, in milliseconds.
+    #[arg(
+        long = "poll-ms",
+        value_name = "MS",
+        default_value_t = 1000,
+        hide = true
+    )]
+    poll_ms: u64,
     #[command(flatten)]
     options: RunOptions,
     #[command(flatten)]
@@ -141,37 +157,46 @@ pub fn run(args: Args) -> miette::Result<Exit> {
     if !args.wait {
         return Ok(Exit::Success);
     }
-    follow(&mut store, &run_id, report, &deployment, args.json)
+    let poll = Duration::from_millis(args.poll_ms.max(10));
+    follow(&mut store, &run_id, report, &deployment, args.json, poll)
 }
 
-/// Polls the run every second (advancing its clock) and prints each change until it ends.
+/// Polls the run (firing timers that fell due) and prints each change until it ends. Only
+/// reads the store unless a timer is due, so deciders never wait for the watcher.
 fn follow(
     store: &mut Store,
     id: &str,
     mut last: RunReport,
     deployment: &approvalc_local::Deployment,
     json: bool,
+    poll: Duration,
 ) -> miette::Result<Exit> {
     loop {
         if last.decision.is_some() {
             return Ok(Exit::Success);
         }
-        std::thread::sleep(Duration::from_secs(1));
-        let report = match store.update(id, now_ms(), |_| Ok(())) {
+        std::thread::sleep(poll);
+        let report = match store.observe(id, now_ms(), |_| ()) {
             Ok(((), report)) => report,
             Err(e) => return Ok(local_error(&e)),
         };
-        let changed = report
-            .stages
-            .iter()
-            .zip(&last.stages)
-            .any(|(a, b)| a.decision != b.decision || a.pending != b.pending)
-            || report.status != last.status;
-        if changed {
+        if changed(&last, &report) {
             print_report(&report, deployment, json);
         }
         last = report;
     }
+}
+
+/// A stage decided, a request opened or answered in part, or the run ended.
+fn changed(before: &RunReport, after: &RunReport) -> bool {
+    before.status != after.status
+        || before.stages.len() != after.stages.len()
+        || before.stages.iter().zip(&after.stages).any(|(a, b)| {
+            a.decision != b.decision
+                || a.pending.as_ref().map(|p| &p.decided_by)
+                    != b.pending.as_ref().map(|p| &p.decided_by)
+                || a.attempt != b.attempt
+        })
 }
 
 /// `<workflow>-<yyyymmdd>-<hhmmss>-<4 hex>`: readable, sortable, a valid execution name.

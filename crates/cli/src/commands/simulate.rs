@@ -134,17 +134,23 @@ pub fn run(args: Args) -> miette::Result<Exit> {
     };
     match approvalc_local::simulate(deployment.clone(), input, config, &decisions) {
         Ok((_, report)) => {
-            print_report(&report, &deployment, args.format == Format::Json);
+            if args.format == Format::Json {
+                // Exactly the documented shape (RunReport::to_json), nothing more.
+                let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
+                println!("{text}");
+            } else {
+                print!("{}", tree(&report, &deployment));
+            }
             Ok(Exit::Success)
         }
         Err(e) => Ok(local_error(&e)),
     }
 }
 
-/// Prints the report as JSON or as the stage tree.
+/// Prints a stored run's report as detailed JSON or as the stage tree.
 pub fn print_report(report: &RunReport, deployment: &Deployment, json: bool) {
     if json {
-        let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&report.to_detailed_json()).unwrap_or_default();
         println!("{text}");
     } else {
         print!("{}", tree(report, deployment));

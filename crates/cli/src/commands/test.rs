@@ -13,7 +13,7 @@ use crate::commands::simulate::{DEFAULT_START_MS, load};
 const AFTER_HELP: &str = "\
 PATH is a scenario file or a directory searched for *.test.yaml (default: workflows/).
 A scenario file names its workflow with `workflow:`, or tests the workflow next to it
-(release.test.yaml tests release.yaml). docs/local-runs.md describes the format.
+(release.test.yaml tests release.yaml). docs/local.md describes the format.
 
 Exit status: 0 every scenario passed, 1 a scenario failed or a file is invalid.
 
