@@ -54,9 +54,10 @@ pub struct ExecArgs {
     seed: u64,
 }
 
-/// A user error of `asl exec`: what to print, its stable code and a hint.
+/// A user error of `asl exec`: what to print, its stable code and a hint. Boxed: a
+/// diagnostic is large and the error path is cold, so `Result`s stay small.
 #[derive(Debug)]
-struct ExecError(MietteDiagnostic);
+struct ExecError(Box<MietteDiagnostic>);
 
 impl ExecError {
     fn new(code: &str, message: String, help: Option<&str>) -> Self {
@@ -64,7 +65,7 @@ impl ExecError {
         if let Some(help) = help {
             d = d.with_help(help);
         }
-        Self(d)
+        Self(Box::new(d))
     }
 
     fn read(path: &Path, err: &std::io::Error) -> Self {
@@ -89,7 +90,7 @@ pub fn run(command: Command) -> miette::Result<Exit> {
         Command::Exec(args) => match exec(&args) {
             Ok(()) => Ok(Exit::Success),
             Err(err) => {
-                eprintln!("{:?}", miette::Report::new(err.0));
+                eprintln!("{:?}", miette::Report::new(*err.0));
                 Ok(Exit::UserError)
             }
         },
