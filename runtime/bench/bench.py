@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
-"""Latency and peak memory per event: approvalc's ssm-callback Lambda vs the seed 000 Python
-handler (boto3), both against the same local HTTP endpoint answering recorded AWS responses.
+"""Latency, CPU and peak memory per event, and cold start: approvalc's packaged ssm-callback
+Lambda vs the seed 000 Python callback handler (boto3), both run the same way.
 
-    python3 runtime/bench/bench.py --bootstrap PATH/TO/bootstrap --seed PATH/TO/000_*.txt \
-        --python .tools/venv/bin/python [--events 200] [--runs 3]
+    scripts/install-tools.sh --no-validators      # .tools/venv with boto3 (via moto)
+    scripts/package-lambdas.sh --arch x86_64      # dist/lambda/x86_64/*.zip
+    python3 runtime/bench/bench.py [--events 200] [--runs 3] [--json OUT]
 
-* Rust: the real `bootstrap` from the Lambda zip runs against a local Lambda Runtime API
-  served by this script (AWS_LAMBDA_RUNTIME_API) and the same server as AWS endpoint
-  (AWS_ENDPOINT_URL). Latency per event = time from handing out the event on
-  `/invocation/next` to receiving `/invocation/<id>/response`.
-* Python: the seed's `AutomationResultReceivedByLambda` code, extracted from the seed text,
-  is imported in a child interpreter and `lambda_handler(event, None)` is timed in-process.
-* Cold = process start until the first event is answered (includes imports, client set-up,
-  the seed's STS call). Peak memory = VmHWM of the process at the end.
+Defaults: --zip dist/lambda/x86_64/approvalc-ssm-callback.zip (its `bootstrap` is extracted
+and run as is), --seed ../shared/seeds/000_*.txt (the seed's `AutomationResultReceivedByLambda`
+code is extracted from the seed text at run time), --python .tools/venv/bin/python.
 
-Only 127.0.0.1 is used; every loop is bounded by --events and a timeout.
+How (see docs/bench-runtime.md):
+* One local HTTP server (this script, 127.0.0.1 only) is both the Lambda Runtime API
+  (AWS_LAMBDA_RUNTIME_API) and the AWS endpoint (AWS_ENDPOINT_URL), answering every AWS call
+  with the same recorded response whichever handler asks.
+* Rust: the `bootstrap` process. Python: a child interpreter running a minimal Lambda runtime
+  loop (GET next → lambda_handler(event, ctx) → POST response, as the Python runtime does)
+  around the seed's code. stdout/stderr of both go to /dev/null.
+* Latency per event = event handed out on `/invocation/next` → `/invocation/<id>/response`
+  received. Cold = process exec → first response (interpreter/imports or binary start, client
+  set-up, the seed's STS call, first event). Peak memory = VmHWM of the process after the last
+  event. CPU = utime+stime of the process over the warm events.
+
+Every loop is bounded by --events and timeouts; nothing leaves 127.0.0.1.
 """
 import argparse
+import glob
 import json
 import os
 import queue
@@ -27,13 +36,16 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ACCOUNT = "123456789012"
 AUTOMATION_ID = "333ba70b-2333-48db-b17e-a5e69c6f4d1c"
 CID = "7d8c3f4e-9a1b-4c2d-8e5f-0a1b2c3d4e5f"
 TOKEN = "AQCEAAAAKgAAAAMAAAAA" + "x" * 900
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:approvalc-ssm-callback"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 STEP = {
     "StepName": "Approve",
@@ -49,6 +61,7 @@ STEP = {
         })],
     },
 }
+# Recorded answers, keyed by X-Amz-Target. Both handlers get the same bytes for the same call.
 RECORDED = {
     "AmazonSSM.GetAutomationExecution": {"AutomationExecution": {
         "AutomationExecutionId": AUTOMATION_ID,
@@ -76,12 +89,15 @@ RECORDED = {
     }},
     "DynamoDB_20120810.UpdateItem": {},
 }
+RECORDED_BYTES = {k: json.dumps(v).encode() for k, v in RECORDED.items()}
 STS_IDENTITY = (
     '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
     f"<GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/bench</Arn>"
     f"<UserId>AIDABENCH</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult>"
     "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
 )
+# The documented "EC2 Automation Execution Status-change Notification" example
+# (runtime/tests/fixtures/ssm-execution-success.json).
 EVENT = {
     "version": "0", "id": "d290ece9-1088-4383-9df6-cd5b4ac42b99",
     "detail-type": "EC2 Automation Execution Status-change Notification",
@@ -92,18 +108,23 @@ EVENT = {
                "StartTime": "Nov 29, 2024 7:43:20 PM", "EndTime": "Nov 29, 2024 7:43:26 PM",
                "Time": 5753.0, "ExecutedBy": f"arn:aws:sts::{ACCOUNT}:assumed-role/child/s"},
 }
+EVENT_BYTES = json.dumps(EVENT).encode()
 
 
 class State:
+    """One run's view of the server. Each handler process gets its own server (and port):
+    a process killed after its last answer leaves a `next` long-poll behind, which must not
+    steal the following run's first event."""
+
     def __init__(self):
         self.events = queue.Queue()
         self.served = {}
         self.done = queue.Queue()
         self.aws_calls = {}
+        # Seconds this server spent answering AWS calls (request read → reply written): the
+        # endpoint's own cost inside each handler's latency.
+        self.aws_busy_s = 0.0
         self.lock = threading.Lock()
-
-
-STATE = State()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -128,11 +149,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.endswith("/runtime/invocation/next"):
             try:
-                req_id = STATE.events.get(timeout=120)
+                req_id = self.server.state.events.get(timeout=300)
             except queue.Empty:
                 return self.reply(500, "{}")
-            STATE.served[req_id] = time.perf_counter()
-            return self.reply(200, json.dumps(EVENT), "application/json", [
+            self.server.state.served[req_id] = time.perf_counter()
+            return self.reply(200, EVENT_BYTES, "application/json", [
                 ("Lambda-Runtime-Aws-Request-Id", req_id),
                 ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000)),
                 ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN),
@@ -140,21 +161,30 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(404, "{}")
 
     def do_POST(self):
+        t0 = time.perf_counter()
+        self.answer_post()
+        if not self.path.startswith("/2018-06-01/"):
+            with self.server.state.lock:
+                self.server.state.aws_busy_s += time.perf_counter() - t0
+
+    def answer_post(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        state = self.server.state
         m = re.search(r"/runtime/invocation/([^/]+)/(response|error)$", self.path)
         if m:
-            STATE.done.put((m.group(1), m.group(2), time.perf_counter(), body))
+            state.done.put((m.group(1), m.group(2), time.perf_counter(), body))
             return self.reply(202, "{}", "application/json")
         if "/runtime/init/error" in self.path:
-            STATE.done.put(("init", "error", time.perf_counter(), body))
+            state.done.put(("init", "error", time.perf_counter(), body))
             return self.reply(202, "{}", "application/json")
-        target = self.headers.get("X-Amz-Target", "")
-        with STATE.lock:
-            STATE.aws_calls[target or "sts"] = STATE.aws_calls.get(target or "sts", 0) + 1
-        if target in RECORDED:
-            return self.reply(200, json.dumps(RECORDED[target]))
-        if b"GetCallerIdentity" in body:
+        target = self.headers.get("X-Amz-Target", "") or (
+            "sts" if b"GetCallerIdentity" in body else "?")
+        with state.lock:
+            state.aws_calls[target] = state.aws_calls.get(target, 0) + 1
+        if target in RECORDED_BYTES:
+            return self.reply(200, RECORDED_BYTES[target])
+        if target == "sts":
             return self.reply(200, STS_IDENTITY, "text/xml")
         self.reply(400, json.dumps({"__type": "UnknownOperationException", "message": target}))
 
@@ -162,34 +192,63 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.state = State()
+
     def handle_error(self, request, client_address):
         pass  # clients closing keep-alive connections at exit
 
 
-def vm_hwm_kib(pid):
+# A minimal Lambda runtime loop for the seed's handler, doing what the managed Python runtime
+# does between events: long-poll `next`, call the handler, post the result as JSON.
+PY_RUNTIME = r"""
+import http.client, json, os, sys
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+src = sys.argv[1]
+ns = {"__name__": "seed000_handler"}
+exec(compile(open(src).read(), src, "exec"), ns)
+handler = ns["lambda_handler"]
+conn = http.client.HTTPConnection(api)
+base = "/2018-06-01/runtime/invocation/"
+while True:
+    conn.request("GET", base + "next")
+    r = conn.getresponse()
+    event = json.loads(r.read())
+    req_id = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    try:
+        body, kind = json.dumps(handler(event, None)), "response"
+    except Exception as e:
+        body, kind = json.dumps({"errorMessage": str(e), "errorType": type(e).__name__}), "error"
+    conn.request("POST", base + req_id + "/" + kind, body=body,
+                 headers={"Content-Type": "application/json"})
+    conn.getresponse().read()
+"""
+
+
+def proc_status_kib(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
 
 
-def aws_env(port):
-    env = dict(os.environ)
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime, stime are fields 14 and 15 of stat; after the ")" split they are at 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def base_env(port):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RUST_LOG"))}
     env.update({
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    })
-    env.pop("RUST_LOG", None)
-    return env
-
-
-def run_rust(bootstrap, port, events):
-    env = aws_env(port)
-    env.update({
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
         "AWS_LAMBDA_FUNCTION_NAME": "approvalc-ssm-callback",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -197,53 +256,58 @@ def run_rust(bootstrap, port, events):
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
         "APPROVALC_TOKEN_TABLE": "approvalc-tokens",
     })
+    return env
+
+
+def drive(argv, events, accept, extra_env=()):
+    """Start one handler process against a fresh server, feed it `events` events; figures
+    for that process."""
+    server = Server()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = drive_on(server, argv, events, accept, extra_env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    result["aws_calls"] = dict(server.state.aws_calls)
+    result["endpoint_ms_per_event"] = server.state.aws_busy_s * 1e3 / events
+    return result
+
+
+def drive_on(server, argv, events, accept, extra_env):
+    state = server.state
+    env = base_env(server.server_address[1])
+    env.update(extra_env)
     start = time.perf_counter()
-    proc = subprocess.Popen([bootstrap], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latencies, cold = [], None
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    latencies, cold, cpu_after_first = [], None, 0.0
     try:
         for i in range(events):
             req_id = f"req-{i}"
-            STATE.events.put(req_id)
-            rid, kind, t_done, body = STATE.done.get(timeout=60)
-            if kind != "response" or b'"decided"' not in body:
-                raise SystemExit(f"rust handler answered {kind}: {body[:300]!r}")
+            state.events.put(req_id)
+            try:
+                rid, kind, t_done, body = state.done.get(timeout=120)
+            except queue.Empty:
+                raise SystemExit(f"{argv[0]}: no answer within 120 s (exit code {proc.poll()})")
+            if kind != "response" or not accept(body):
+                raise SystemExit(f"{argv[0]} answered {kind}: {body[:300]!r}")
             if i == 0:
                 cold = t_done - start
-            latencies.append(t_done - STATE.served[rid])
-        hwm = vm_hwm_kib(proc.pid)
+                cpu_after_first = cpu_seconds(proc.pid)
+            latencies.append(t_done - state.served[rid])
+        cpu_warm = cpu_seconds(proc.pid) - cpu_after_first
+        hwm = proc_status_kib(proc.pid, "VmHWM")
+        # What the resident set is at the end: private heap/stacks vs mapped file pages
+        # (the binary's text, libpython, .so files), which the kernel can drop and share.
+        rss_split = {k: proc_status_kib(proc.pid, k) for k in ("RssAnon", "RssFile")}
+        threads = proc_status_kib(proc.pid, "Threads")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    return {"cold_s": cold, "latencies_s": latencies, "peak_rss_kib": hwm}
-
-
-PY_DRIVER = r"""
-import json, resource, sys, time, io, contextlib
-t0 = time.perf_counter()
-src, events = sys.argv[1], int(sys.argv[2])
-event = json.loads(sys.argv[3])
-ns = {}
-with contextlib.redirect_stdout(io.StringIO()):
-    exec(compile(open(src).read(), "seed000_handler", "exec"), ns)
-lat, cold = [], None
-sink = io.StringIO()
-for i in range(events):
-    sink.seek(0); sink.truncate()
-    t = time.perf_counter()
-    with contextlib.redirect_stdout(sink):
-        out = ns["lambda_handler"](event, None)
-    lat.append(time.perf_counter() - t)
-    if out != {"is_approved": True}:
-        raise SystemExit(f"seed answered {out}")
-    if i == 0:
-        cold = time.perf_counter() - t0
-hwm = -1
-with open("/proc/self/status") as f:
-    for line in f:
-        if line.startswith("VmHWM:"):
-            hwm = int(line.split()[1])
-print(json.dumps({"cold_in_process_s": cold, "latencies_s": lat, "peak_rss_kib": hwm}))
-"""
+    return {"cold_s": cold, "latencies_s": latencies, "peak_rss_kib": hwm,
+            "rss_anon_kib": rss_split["RssAnon"], "rss_file_kib": rss_split["RssFile"],
+            "threads": threads, "cpu_per_warm_event_s": cpu_warm / max(1, events - 1)}
 
 
 def seed_handler_source(seed_path):
@@ -256,23 +320,6 @@ def seed_handler_source(seed_path):
     return "\n".join(l[indent:] for l in lines).strip() + "\n"
 
 
-def run_python(python, seed_path, port, events):
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "seed000_handler.py")
-        with open(src, "w") as f:
-            f.write(seed_handler_source(seed_path))
-        start = time.perf_counter()
-        out = subprocess.run([python, "-c", PY_DRIVER, src, str(events), json.dumps(EVENT)],
-                             env=aws_env(port), capture_output=True, text=True, timeout=600)
-        wall = time.perf_counter() - start
-    if out.returncode != 0:
-        raise SystemExit(f"python driver failed: {out.stderr[-2000:]}")
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    # Cold from process start: interpreter start-up + imports + first event.
-    res["cold_s"] = wall - sum(res["latencies_s"][1:])
-    return res
-
-
 def summary(latencies):
     warm = sorted(latencies[1:]) or latencies
     pct = lambda p: warm[min(len(warm) - 1, int(p * len(warm)))]
@@ -280,41 +327,82 @@ def summary(latencies):
             "p95_ms": pct(0.95) * 1e3, "mean_ms": statistics.mean(warm) * 1e3}
 
 
+def default_seed():
+    found = sorted(glob.glob(os.path.join(ROOT, "..", "shared", "seeds", "000_*.txt")))
+    return os.path.normpath(found[0]) if found else None
+
+
+def default_python():
+    venv = os.path.join(ROOT, ".tools", "venv", "bin", "python")
+    return venv if os.path.exists(venv) else sys.executable
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--seed", required=True)
-    ap.add_argument("--python", default=sys.executable)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--zip", default=os.path.join(ROOT, "dist", "lambda", "x86_64",
+                                                  "approvalc-ssm-callback.zip"))
+    ap.add_argument("--seed", default=default_seed())
+    ap.add_argument("--python", default=default_python())
     ap.add_argument("--events", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", help="also write the report here")
+    ap.add_argument("--rust-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the Rust process (experiments)")
     args = ap.parse_args()
+    if not os.path.exists(args.zip):
+        raise SystemExit(f"{args.zip} missing: run scripts/package-lambdas.sh --arch x86_64")
+    if not args.seed:
+        raise SystemExit("seed 000 not found under ../shared/seeds: pass --seed")
+    if subprocess.run([args.python, "-c", "import boto3"], capture_output=True).returncode:
+        raise SystemExit(f"{args.python} cannot import boto3: run scripts/install-tools.sh")
 
-    server = Server(("127.0.0.1", 0), Handler)
-    port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    results = {"rust": [], "python": []}
-    try:
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(args.zip) as z:
+            z.extract("bootstrap", tmp)
+        bootstrap = os.path.join(tmp, "bootstrap")
+        os.chmod(bootstrap, 0o755)
+        src = os.path.join(tmp, "seed000_handler.py")
+        with open(src, "w") as f:
+            f.write(seed_handler_source(args.seed))
+        runners = {
+            "rust": ([bootstrap], lambda body: b'"decided"' in body,
+                     dict(kv.split("=", 1) for kv in args.rust_env)),
+            "python": ([args.python, "-c", PY_RUNTIME, src],
+                       lambda body: json.loads(body) == {"is_approved": True}, {}),
+        }
+        results = {name: [] for name in runners}
         for _ in range(args.runs):
-            for name, fn in (("rust", lambda: run_rust(args.bootstrap, port, args.events)),
-                             ("python", lambda: run_python(args.python, args.seed, port, args.events))):
-                STATE.aws_calls.clear()
-                r = fn()
-                r["aws_calls"] = dict(STATE.aws_calls)
-                results[name].append(r)
-    finally:
-        server.shutdown()
-    report = {}
+            for name, (argv, accept, extra_env) in runners.items():
+                results[name].append(drive(argv, args.events, accept, extra_env))
+        bootstrap_bytes = os.path.getsize(bootstrap)
+
+    report = {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "events_per_run": args.events, "runs": args.runs,
+              "zip_bytes": os.path.getsize(args.zip), "bootstrap_bytes": bootstrap_bytes,
+              "python": args.python}
     for name, runs in results.items():
         report[name] = {
-            "cold_s": statistics.median(r["cold_s"] for r in runs),
+            "cold_ms": statistics.median(r["cold_s"] for r in runs) * 1e3,
             "peak_rss_mib": statistics.median(r["peak_rss_kib"] for r in runs) / 1024,
-            "aws_calls_per_event": {k: v / args.events for k, v in runs[0]["aws_calls"].items()},
+            "end_rss_anon_mib": statistics.median(r["rss_anon_kib"] for r in runs) / 1024,
+            "end_rss_file_mib": statistics.median(r["rss_file_kib"] for r in runs) / 1024,
+            "threads": runs[0]["threads"],
+            "cpu_per_warm_event_ms": statistics.median(r["cpu_per_warm_event_s"] for r in runs) * 1e3,
+            "endpoint_ms_per_event": statistics.median(r["endpoint_ms_per_event"] for r in runs),
+            "aws_calls_per_event": {k: round(v / args.events, 3)
+                                    for k, v in sorted(runs[0]["aws_calls"].items())},
             **{k: statistics.median(summary(r["latencies_s"])[k] for r in runs)
                for k in ("first_ms", "median_ms", "p95_ms", "mean_ms")},
         }
-    report["events_per_run"] = args.events
-    report["runs"] = args.runs
-    print(json.dumps(report, indent=2))
+    py, rs = report["python"], report["rust"]
+    report["ratio_python_over_rust"] = {
+        k: round(py[k] / rs[k], 1) if rs[k] else None
+        for k in ("median_ms", "p95_ms", "cold_ms", "cpu_per_warm_event_ms", "peak_rss_mib")}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
 
 
 if __name__ == "__main__":
