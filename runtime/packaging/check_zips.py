@@ -105,6 +105,8 @@ def check_elf(data, arch):
     machine, loader = ARCH[arch]
     if data[:4] != b"\x7fELF":
         return ["not an ELF file"], "?"
+    if len(data) < 64:
+        return ["truncated ELF header"], "?"
     if data[4] != 2 or data[5] != 1:
         return ["not ELF64 little-endian"], "?"
     problems = []
@@ -164,7 +166,7 @@ def check_dir(root):
             path = os.path.join(adir, name)
             try:
                 problems, what = check_zip(path, arch)
-            except (zipfile.BadZipFile, ElfError, OSError) as e:
+            except (zipfile.BadZipFile, ElfError, OSError, IndexError, ValueError) as e:
                 problems, what = [str(e)], ""
             status = "ok  " if not problems else "FAIL"
             print(f"{status} {arch}/{name}: {os.path.getsize(path)} bytes zipped, {what}")
