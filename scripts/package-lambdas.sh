@@ -2,17 +2,20 @@
 # Builds approvalc's four callback Lambdas as deployment zips for the `provided.al2023`
 # runtime (a zip holding one executable named `bootstrap`), without Docker.
 #
-#   scripts/package-lambdas.sh [--arch x86_64|arm64|all] [--out DIR]
+#   scripts/package-lambdas.sh [--arch x86_64|arm64|all] [--out DIR] [--check-only]
 #
 #   out: DIR/<arch>/approvalc-{ssm-callback,codepipeline-callback,cleanup,reconciler}.zip
-#        (default DIR = dist/lambda); a size table is printed at the end.
+#        (default DIR = dist/lambda, untracked). Every zip is then checked by
+#        runtime/packaging/check_zips.py (one executable `bootstrap`, ELF of the right
+#        architecture, glibc loader and libraries only, no GLIBC_ version above 2.34 =
+#        Amazon Linux 2023); --check-only runs that check on DIR without building.
 #
 # Tools come from PyPI only: cargo-lambda 1.9.2, which pulls `ziglang` and links with zig
 # (cargo-zigbuild), installed into .tools/cargo-lambda on first use. The Rust std for the
 # target must already be in the toolchain: `rustup target add` downloads from outside the
 # package registries, so a missing target is reported and skipped (exit 3 if no zip at all
 # could be built). Release builds of the AWS SDK take several minutes on 2 cores; this script
-# is not part of the required tests.
+# is not part of the required tests (docs/runtime.md, "Packaging", says how long it takes).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,12 +23,14 @@ OUT="$ROOT/dist/lambda"
 ARCH=all
 CARGO_LAMBDA_VERSION=1.9.2
 BINS=(ssm-callback codepipeline-callback cleanup reconciler)
+CHECK_ONLY=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) ARCH="${2:?--arch needs a value}"; shift 2 ;;
     --out) OUT="${2:?--out needs a value}"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --check-only) CHECK_ONLY=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "package-lambdas.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +41,12 @@ case "$ARCH" in
 esac
 
 log() { printf '[package-lambdas] %s\n' "$*" >&2; }
+check() { python3 "$ROOT/runtime/packaging/check_zips.py" "$OUT"; }
+
+if [ "$CHECK_ONLY" -eq 1 ]; then
+  check
+  exit
+fi
 
 VENV="${APPROVALC_TOOLS_DIR:-$ROOT/.tools}/cargo-lambda"
 if ! "$VENV/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
@@ -78,4 +89,4 @@ if [ "$built" -eq 0 ]; then
   exit 3
 fi
 log "zips in $OUT:"
-find "$OUT" -name '*.zip' -printf '%8s bytes  %P\n' | sort -k3
+check
