@@ -68,14 +68,24 @@ enum Command {
     Test(commands::test::Args),
     /// Start a local run (stored; decide it with approve/reject).
     Run(commands::run::Args),
-    /// Approve a pending stage of a local run.
-    Approve(commands::approve::Args),
-    /// Reject a pending stage of a local run.
-    Reject(commands::approve::Args),
-    /// Show a local run: stage tree, decisions, what is pending and who may act.
-    Status(commands::status::Args),
-    /// List local runs.
-    Runs(commands::runs::Args),
+    /// Approve a pending stage of a local run (or, given an execution ARN, of a run on AWS).
+    Approve(commands::aws_runs::Decide),
+    /// Reject a pending stage of a local run (or, given an execution ARN, of a run on AWS).
+    Reject(commands::aws_runs::Decide),
+    /// Show a run (local, or on AWS given its execution ARN): stages, decisions, who may act.
+    Status(commands::aws_runs::Status),
+    /// List local runs (or a workflow's runs on AWS with --aws FILE).
+    Runs(commands::aws_runs::Runs),
+    /// Create or update an account's bootstrap stack on AWS (or print its template).
+    Bootstrap(commands::bootstrap::Args),
+    /// Show what `deploy` would create, update or delete on AWS, with diffs.
+    Plan(commands::plan::Args),
+    /// Deploy a workflow to AWS: idempotent, tagged, resumes after interruption.
+    Deploy(commands::deploy::Args),
+    /// Delete what `deploy` created for a workflow on AWS, and nothing else.
+    Destroy(commands::destroy::Args),
+    /// Start a run of a deployed workflow on AWS.
+    Start(commands::start::Args),
     /// Print a shell completion script.
     Completions(commands::completions::Args),
 }
@@ -112,10 +122,17 @@ fn run(command: Command) -> miette::Result<Exit> {
         Command::Simulate(args) => commands::simulate::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Run(args) => commands::run::run(args),
-        Command::Approve(args) => commands::approve::run(args, approvalc_local::Verdict::Approve),
-        Command::Reject(args) => commands::approve::run(args, approvalc_local::Verdict::Reject),
-        Command::Status(args) => commands::status::run(args),
-        Command::Runs(args) => commands::runs::run(args),
+        Command::Approve(args) => {
+            commands::aws_runs::decide(args, approvalc_local::Verdict::Approve)
+        }
+        Command::Reject(args) => commands::aws_runs::decide(args, approvalc_local::Verdict::Reject),
+        Command::Status(args) => commands::aws_runs::status(args),
+        Command::Runs(args) => commands::aws_runs::runs(args),
+        Command::Bootstrap(args) => commands::bootstrap::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Deploy(args) => commands::deploy::run(args),
+        Command::Destroy(args) => commands::destroy::run(args),
+        Command::Start(args) => commands::start::run(args),
         Command::Completions(args) => {
             commands::completions::run(args, <Cli as clap::CommandFactory>::command())
         }

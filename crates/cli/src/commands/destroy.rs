@@ -1,0 +1,84 @@
+//! `approvalc destroy FILE`: deletes what `approvalc deploy` created for this workflow —
+//! exactly the resources carrying its `approvalc:workflow` tag — and nothing else. The
+//! bootstrap stack stays (other workflows use it).
+
+use std::path::PathBuf;
+
+use approvalc_deploy::{Calls, Deployer};
+
+use crate::Exit;
+use crate::commands::aws::{self, ConnectArgs, Format};
+use crate::commands::deploy::progress;
+use crate::commands::plan::print_plan;
+
+const AFTER_HELP: &str = "\
+Runs still waiting on a deleted parent cannot finish; stop them first (`approvalc runs --aws
+FILE`). The per-account bootstrap stack is left alone; delete it with CloudFormation when no
+workflow uses the account any more.
+
+Examples:
+  approvalc destroy workflows/multi-level-cross-account.yaml --dry-run
+  approvalc destroy workflows/multi-level-cross-account.yaml";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP, before_long_help = aws::CONNECT_HELP)]
+pub struct Args {
+    /// Workflow file, or a directory written by `approvalc compile`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Only show what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Print how many SDK calls each operation took (stderr).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+pub fn run(args: Args) -> miette::Result<Exit> {
+    let loaded = match aws::load(&args.file) {
+        Ok(l) => l,
+        Err(exit) => return Ok(exit),
+    };
+    let runtime = match aws::runtime() {
+        Ok(r) => r,
+        Err(exit) => return Ok(exit),
+    };
+    let calls = Calls::new();
+    let result = runtime.block_on(async {
+        let session = aws::connect(&args.connect, &loaded.desired.region, &calls).await?;
+        let deployer = Deployer::connect(&session, loaded.desired)
+            .await
+            .map_err(|e| aws::report(&e))?;
+        let plan = deployer.plan_destroy().await.map_err(|e| aws::report(&e))?;
+        if !args.dry_run {
+            deployer
+                .apply(&plan, &progress)
+                .await
+                .map_err(|e| aws::report(&e))?;
+        }
+        Ok::<_, Exit>(plan)
+    });
+    aws::note_retries(&calls);
+    if args.stats {
+        aws::print_stats(&calls);
+    }
+    let plan = match result {
+        Ok(p) => p,
+        Err(exit) => return Ok(exit),
+    };
+    match args.format {
+        Format::Json => aws::print_json(&plan),
+        Format::Text if args.dry_run => print_plan(&plan),
+        Format::Text => eprintln!(
+            "{}: destroyed {} resource(s)",
+            plan.workflow,
+            plan.changes.len()
+        ),
+    }
+    Ok(Exit::Success)
+}
