@@ -254,3 +254,44 @@ impl DeployError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(kind: CallErrorKind) -> CallError {
+        CallError {
+            action: "iam:CreateRole".to_owned(),
+            kind,
+            code: Some("AccessDenied".to_owned()),
+            message: "not authorized".to_owned(),
+        }
+    }
+
+    #[test]
+    fn access_denied_names_the_action_to_allow() {
+        let e = DeployError::from_call(call(CallErrorKind::AccessDenied), "prod (333333333333)");
+        assert!(e.message.contains("prod (333333333333)"), "{e}");
+        let help = e.help.unwrap();
+        assert!(help.contains("`iam:CreateRole`"), "{help}");
+        assert!(help.contains("--profile"), "{help}");
+    }
+
+    #[test]
+    fn every_kind_a_user_can_cause_has_a_fix() {
+        for kind in [
+            CallErrorKind::AccessDenied,
+            CallErrorKind::NoCredentials,
+            CallErrorKind::Unreachable,
+            CallErrorKind::Throttled,
+            CallErrorKind::NotFound,
+            CallErrorKind::Other,
+        ] {
+            assert!(
+                DeployError::from_call(call(kind), "a").help.is_some(),
+                "{kind:?}"
+            );
+        }
+        assert!(DeployError::from_call(call(CallErrorKind::Injected), "a").injected());
+    }
+}

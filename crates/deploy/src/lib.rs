@@ -5,15 +5,19 @@
 //! * [`provider`] / [`providers`]: one `Provider` per resource kind (list, read tags,
 //!   describe, create, update, delete); the rules that make a killed deploy converge.
 //! * [`plan`]: [`plan::Deployer`] compares desired and live state (ownership by the
-//!   `approvalc:workflow` tag, freshness by `approvalc:hash`) and applies in order.
+//!   `approvalc:workflow` tag, freshness by `approvalc:hash`), concurrently per account
+//!   and kind, and applies in dependency order; `plan_destroy` for `approvalc destroy`.
 //! * [`session`]: credentials (standard chain, `--profile`), the workflow's region,
 //!   `--endpoint-url`, STS `AssumeRole` with `ExternalId` into other accounts.
 //! * [`calls`]: the interceptor on every client that counts SDK calls and injects faults.
-//! * [`bootstrap`]: the per-account CloudFormation stack. [`runs`]: start/status/approve.
+//! * [`bootstrap`]: the per-account CloudFormation stack. [`runs`]: start (input checked
+//!   first), status (stage tree from the execution history), approve/reject, list.
 //!
-//! Left out: uploading Lambda code and the pipeline source object (no S3 client here
-//! yet), drift detection beyond the hash tag. Unit tests sit next to the code;
-//! integration tests against moto are in `tests/moto_deploy.rs` (docs/deploy.md).
+//! Left out: uploading Lambda code (no S3 client: `--code-bucket` must hold the zips),
+//! drift detection beyond the hash tag and the trust check. Unit tests sit next to the
+//! code; integration tests against moto are in `tests/moto_deploy.rs` (what moto cannot
+//! do, and what covers it instead: docs/deploy.md); the benchmark is
+//! `examples/bench-deploy.rs` (docs/bench-deploy.md).
 
 pub mod bootstrap;
 pub mod calls;

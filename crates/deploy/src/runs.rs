@@ -822,6 +822,94 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sfn::primitives::DateTime;
+    use aws_sdk_sfn::types::{
+        StateEnteredEventDetails, StateExitedEventDetails, TaskSubmittedEventDetails,
+    };
+
+    fn manifest() -> Manifest {
+        let source = include_str!("../../../workflows/multi-level-cross-account.yaml");
+        approvalc_compiler::lower::compile(source)
+            .artifacts
+            .unwrap()
+            .manifest
+    }
+
+    fn event(id: i64, kind: HistoryEventType) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
+        HistoryEvent::builder()
+            .id(id)
+            .previous_event_id(id - 1)
+            .timestamp(DateTime::from_secs(0))
+            .r#type(kind)
+    }
+
+    #[test]
+    fn history_shows_which_stage_waits_on_which_child_and_what_was_decided() {
+        let entered = |id, name: &str| {
+            event(id, HistoryEventType::TaskStateEntered)
+                .state_entered_event_details(
+                    StateEnteredEventDetails::builder()
+                        .name(name)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        let child =
+            "arn:aws:states:ap-northeast-1:222222222222:execution:approvalc-ssm-approval:c1";
+        let record = json!({"stages": {
+            "team_lead": {"stage": "team-lead", "decision": "approved", "approvers": ["arn:aws:iam::111111111111:role/TeamLead"], "decided_at": "2026-01-01T00:00:00Z"},
+            "qa": {"stage": "qa", "decision": "cancelled"}}});
+        let events = vec![
+            entered(1, "team-lead"),
+            event(2, HistoryEventType::TaskStateExited)
+                .state_exited_event_details(
+                    StateExitedEventDetails::builder()
+                        .name("team-lead")
+                        .output(record.to_string())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+            entered(3, "qa"),
+            event(4, HistoryEventType::TaskScheduled).build().unwrap(),
+            event(5, HistoryEventType::TaskStarted).build().unwrap(),
+            event(6, HistoryEventType::TaskSubmitted)
+                .task_submitted_event_details(
+                    TaskSubmittedEventDetails::builder()
+                        .resource_type("states")
+                        .resource("startExecution.sync:2")
+                        .output(json!({"ExecutionArn": child}).to_string())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        ];
+        let seen = fold_history(&events, &manifest());
+        let lead = &seen["team-lead"];
+        assert_eq!(lead.record.as_ref().unwrap()["decision"], "approved");
+        let qa = &seen["qa"];
+        assert!(qa.entered);
+        assert_eq!(qa.child.as_deref(), Some(child));
+        // Prepare's `cancelled` seed is not a decision while the run goes on.
+        assert_eq!(qa.record, None);
+        assert!(!seen.contains_key("prod-owner"));
+    }
+
+    #[test]
+    fn only_execution_arns_are_aws_runs() {
+        assert!(is_execution_arn(
+            "arn:aws:states:ap-northeast-1:111111111111:execution:approvalc-x:run-1"
+        ));
+        assert!(!is_execution_arn("release-prod-20260101-120000-1a2b"));
+        assert!(!is_execution_arn(
+            "arn:aws:states:ap-northeast-1:111111111111:stateMachine:approvalc-x"
+        ));
+        assert!(!is_execution_arn("arn:aws:states"));
+    }
 
     const DEFINITION: &str = r#"{"StartAt": "ValidateInput", "States": {
       "ValidateInput": {"Type": "Choice", "Choices": [
