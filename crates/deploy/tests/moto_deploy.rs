@@ -301,3 +301,61 @@ async fn bootstrap_creates_the_stack_once_and_a_second_run_changes_nothing() {
     let err = bootstrap::template(&artifacts, "nope").unwrap_err();
     assert!(err.help.unwrap().contains("operator"));
 }
+
+/// Kill `destroy` after SDK call N for every N: a re-run removes the rest, and nothing
+/// else in the accounts is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_killed_after_any_sdk_call_finishes_on_rerun() {
+    let base = example("conditional-escalation");
+    let artifacts = compile(&isolate(&base, "t80-d0", 80));
+    bootstrap_all(&artifacts).await;
+    create_principals(&artifacts).await;
+    let desired0 = desired(&artifacts);
+    let before = inventories(&desired0).await;
+
+    let calls = Calls::new();
+    let session0 = session(&desired0.home.id, &desired0.region, &calls).await;
+    let deployer = Deployer::connect(&session0, desired0.clone())
+        .await
+        .unwrap();
+    deploy(&deployer).await;
+    calls.reset();
+    destroy(&deployer).await;
+    let total = calls.stats().calls;
+    assert!(total > 10, "{total}");
+
+    let base = &base;
+    let mut kills = 0;
+    for batch in (1..=total + 1).collect::<Vec<_>>().chunks(6) {
+        let runs = batch.iter().map(|&n| async move {
+            let desired = common::desired(&compile(&isolate(base, &format!("t80-d{n}"), 80)));
+            let calls = Calls::new();
+            let session = session(&desired.home.id, &desired.region, &calls).await;
+            let deployer = Deployer::connect(&session, desired.clone()).await.unwrap();
+            deploy(&deployer).await;
+            calls.reset();
+            calls.inject(Fault::After(n));
+            let killed = match deployer.plan_destroy().await {
+                Err(e) => Some(e),
+                Ok(plan) => deployer.apply(&plan, &|_| {}).await.err(),
+            };
+            if let Some(e) = &killed {
+                assert!(e.injected(), "n={n}: {e}");
+            }
+            calls.disarm();
+            destroy(&deployer).await;
+            let left = deployer.plan_destroy().await.unwrap();
+            assert!(left.changes.is_empty(), "n={n}: {:?}", left.changes);
+            killed.is_some()
+        });
+        for killed in futures_util::future::join_all(runs).await {
+            kills += usize::from(killed);
+        }
+    }
+    assert_eq!(kills as u64, total);
+    assert_eq!(
+        before,
+        inventories(&desired0).await,
+        "destroy touched something else"
+    );
+}
