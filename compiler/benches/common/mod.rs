@@ -1,7 +1,7 @@
 //! Generated workflows shared by the compiler benchmarks: the same stage graph as YAML text
 //! ([`text`]) and as an AST built in memory ([`tree`]), so sizes the YAML reader refuses
-//! (more than 100,000 values, E022, from about 8,000 stages) can still be checked and
-//! lowered.
+//! (E022: more than 100,000 values from about 8,000 stages, and more than 1 MiB for the
+//! 10,000-stage layers) can still be checked and lowered.
 //!
 //! Shapes ([`SHAPES`]): a chain (each stage needs the one before), a wide fan (one root,
 //! N-2 parallel stages, one sink that needs them all) and a random DAG (each stage needs up
