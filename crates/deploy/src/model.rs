@@ -434,6 +434,25 @@ pub fn desired(artifacts: &Artifacts) -> Result<DesiredState, ModelError> {
             ArtifactKind::ChildDefinition
             | ArtifactKind::SsmDocument
             | ArtifactKind::BootstrapTemplate => continue,
+            // Kinds newer than this match: part machines of a split parent (read through
+            // the manifest's `parts`, so this builds with compilers with and without them);
+            // anything else is refused rather than skipped.
+            #[allow(unreachable_patterns)]
+            _ => match part_machine(manifest, path) {
+                Some((name, role_arn)) => Spec::StateMachine(MachineSpec {
+                    name,
+                    role_arn,
+                    definition: file.contents.clone(),
+                }),
+                None => {
+                    return Err(ModelError::File {
+                        path: path.to_owned(),
+                        message:
+                            "this approvalc cannot deploy this kind of artifact (update approvalc)"
+                                .to_owned(),
+                    });
+                }
+            },
         };
         let account = if matches!(spec, Spec::StateMachine(_)) {
             home.clone()
@@ -460,6 +479,23 @@ pub fn desired(artifacts: &Artifacts) -> Result<DesiredState, ModelError> {
             .collect(),
         resources,
     })
+}
+
+/// Name and role of the part machine whose definition is at `path` (`manifest.parts`).
+fn part_machine(
+    manifest: &approvalc_compiler::lower::Manifest,
+    path: &str,
+) -> Option<(String, String)> {
+    let value = serde_json::to_value(manifest).ok()?;
+    let part = value
+        .get("parts")?
+        .as_array()?
+        .iter()
+        .find(|p| p.get("definition").and_then(Value::as_str) == Some(path))?;
+    Some((
+        part.get("name")?.as_str()?.to_owned(),
+        part.get("role_arn")?.as_str()?.to_owned(),
+    ))
 }
 
 /// Reads an `AttachTo` entry: a role/user ARN or assumed-role ARN of the policy's account,
