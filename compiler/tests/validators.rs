@@ -154,3 +154,66 @@ fn is_workflow(path: &std::path::Path) -> bool {
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }
+
+/// A generated 3,000-stage chain is too large for one state machine: its parent and every
+/// part machine (`parts/*.asl.json`) pass the ASL validators, and its roles (the parent's
+/// role now also starts the parts) and bootstrap templates pass cfn-lint.
+#[test]
+fn split_workflow_parts_pass_asl_and_cfn_validators() {
+    let mut source = String::from(
+        "apiVersion: approvalc/v1\nname: split\nregion: us-east-1\nhome: main\naccounts:\n  main: { id: \"111111111111\" }\n  other: { id: \"222222222222\" }\nstages:\n",
+    );
+    for i in 0..3000 {
+        let needs = if i == 0 {
+            String::new()
+        } else {
+            format!("    needs: [s{}]\n", i - 1)
+        };
+        let account = if i % 1000 == 500 {
+            "    account: other\n"
+        } else {
+            ""
+        };
+        source.push_str(&format!(
+            "  s{i}:\n{needs}{account}    timeout: 2h\n    ssm:\n      approvers: [arn:aws:iam::111111111111:role/A]\n"
+        ));
+    }
+    let compiled = lower::compile(&source);
+    assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
+    let artifacts = compiled.artifacts.expect("artifacts");
+    assert!(
+        artifacts.manifest.parts.len() >= 2,
+        "the chain is split into parts"
+    );
+    let out =
+        std::env::temp_dir().join(format!("approvalc-validators-split-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    for (file, contents) in artifacts.render().expect("serialises") {
+        let target = out.join(&file);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&target, contents).expect("write");
+    }
+    // Only the roles: 3,000 approver policies would be over cfn-lint's template limits,
+    // and they are the same as the examples' (which the test above lints).
+    let roles = lower::Artifacts {
+        manifest: artifacts.manifest.clone(),
+        files: artifacts
+            .files
+            .iter()
+            .filter(|f| f.kind == lower::ArtifactKind::Role)
+            .cloned()
+            .collect(),
+    };
+    std::fs::write(
+        out.join("per-workflow.template.json"),
+        wrap_per_workflow(&roles),
+    )
+    .expect("write");
+    let parts = std::fs::read_dir(out.join("parts"))
+        .expect("parts/")
+        .count();
+    assert_eq!(parts, artifacts.manifest.parts.len());
+    run("check-asl.sh", &out);
+    run("check-cfn.sh", &out);
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -48,6 +48,9 @@ pub enum ArtifactKind {
     Rule,
     /// A per-account CloudFormation bootstrap template.
     BootstrapTemplate,
+    /// A part of a parent too large for one machine (`parts/part-<n>.asl.json`), deployed
+    /// in the home account as [`PartEntry::name`] with the parent's role.
+    PartDefinition,
 }
 
 /// `manifest.json`: the index of the artifacts and the facts deploy and the engine need.
@@ -59,6 +62,10 @@ pub struct Manifest {
     pub home: AccountRef,
     pub accounts: Vec<AccountEntry>,
     pub parent: ParentEntry,
+    /// Part machines the parent was split into (docs/compiler.md "Splitting into part
+    /// machines"); empty, and absent from the file, when the parent fits the quotas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartEntry>,
     pub stages: Vec<StageEntry>,
     /// Ordering edges the compiler added to make the stage graph series-parallel.
     pub extra_edges: Vec<ExtraEdge>,
@@ -98,6 +105,26 @@ pub struct ParentEntry {
     pub state_count: usize,
 }
 
+/// One part machine: deployed in the home account with the parent's role, started by the
+/// parent or by another part (`started_by`), one execution per run named after the run id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartEntry {
+    /// `approvalc-<workflow>-part-<n>`.
+    pub name: String,
+    pub arn: String,
+    /// `parts/part-<n>.asl.json`.
+    pub definition: String,
+    /// The execution role: the parent's.
+    pub role_arn: String,
+    /// Name of the machine that starts it (the parent's or another part's).
+    pub started_by: String,
+    /// Stages the part runs itself (their records are in the part execution's output).
+    pub stages: Vec<String>,
+    pub definition_bytes: usize,
+    pub worst_case_history_events: u64,
+    pub state_count: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageEntry {
     pub id: String,
@@ -108,6 +135,9 @@ pub struct StageEntry {
     pub execute_role_arn: Option<String>,
     /// The pipeline a `codepipeline` stage uses.
     pub pipeline: Option<String>,
+    /// The part machine that runs the stage; absent when the parent runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

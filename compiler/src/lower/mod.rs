@@ -3,6 +3,7 @@
 //! * [`sp`]: series-parallel decomposition of the stage graph (fewest extra edges).
 //! * [`parent`]: the per-workflow parent state machine; [`child`]: the generic children.
 //! * [`ssm`], [`pipeline`], [`rules`], [`iam`], [`resources`]: the pieces around them.
+//! * [`split`]: cutting a parent that breaks a quota into nested part machines.
 //! * [`bootstrap`]: the per-account CloudFormation template.
 //! * [`artifacts`]: the in-memory result and `manifest.json`.
 //!
@@ -20,6 +21,7 @@ pub mod pipeline;
 pub mod resources;
 pub mod rules;
 pub mod sp;
+pub mod split;
 pub mod ssm;
 
 use std::collections::BTreeSet;
@@ -30,7 +32,7 @@ pub use artifacts::{ArtifactFile, ArtifactKind, Artifacts, Manifest};
 
 use artifacts::{
     AccountEntry, AccountRef, ExtraEdge, FileEntry, InputPattern, MANIFEST_FORMAT, ParentEntry,
-    StageEntry, to_json,
+    PartEntry, StageEntry, to_json,
 };
 use names::ChildKind;
 
@@ -48,6 +50,8 @@ pub mod codes {
     pub const EXTRA_EDGES: &str = "approvalc::E083";
     /// The run's state would exceed the 256 KiB payload limit.
     pub const PAYLOAD_TOO_LARGE: &str = "approvalc::E084";
+    /// A part machine's name would be longer than Step Functions allows.
+    pub const PART_NAME_TOO_LONG: &str = "approvalc::E085";
     /// A generated definition is structurally invalid (a compiler bug; please report it).
     pub const INTERNAL: &str = "approvalc::E099";
 }
@@ -143,10 +147,23 @@ pub fn lower(model: &Model) -> Lowered {
             decomposition.exact,
         ));
     }
-    let built = parent::build(model, &decomposition.tree);
-    match build_artifacts(model, &decomposition, &built) {
+    let machines = match build_machines(model, &decomposition.tree) {
+        Ok(m) => m,
+        Err(err) => {
+            diagnostics.push(Diagnostic::error(
+                codes::INTERNAL,
+                format!("could not serialise a state machine: {err}"),
+                model.name_span,
+            ));
+            return Lowered {
+                artifacts: None,
+                diagnostics,
+            };
+        }
+    };
+    match build_artifacts(model, &decomposition, &machines) {
         Ok(artifacts) => {
-            diagnostics.extend(quota_diagnostics(model, &built, &artifacts));
+            diagnostics.extend(quota_diagnostics(model, &machines));
             Lowered {
                 artifacts: Some(artifacts),
                 diagnostics,
@@ -164,6 +181,195 @@ pub fn lower(model: &Model) -> Lowered {
             }
         }
     }
+}
+
+/// One built state machine with its compact definition and figures.
+#[derive(Debug, Clone)]
+struct BuiltMachine {
+    built: parent::Parent,
+    definition: String,
+    /// Lower bound of the state's stage records (E084).
+    payload: usize,
+}
+
+impl BuiltMachine {
+    fn new(built: parent::Parent, payload: usize) -> Result<Self, serde_json::Error> {
+        let definition = artifacts::to_compact_json(&built.machine)?;
+        Ok(Self {
+            built,
+            definition,
+            payload,
+        })
+    }
+
+    fn fits(&self) -> bool {
+        self.definition.len() <= quotas::DEFINITION_BYTES
+            && self.built.worst_case_events <= quotas::HISTORY_EVENTS
+            && self.payload <= quotas::PAYLOAD_BYTES
+    }
+}
+
+/// The parent and, when it would break a quota as one machine, its parts.
+#[derive(Debug, Clone)]
+struct Machines {
+    parent: BuiltMachine,
+    plan: split::Plan,
+    parts: Vec<BuiltMachine>,
+}
+
+impl Machines {
+    /// The ARN of the machine that runs stage `index`.
+    fn stage_machine_arn(&self, model: &Model, index: usize) -> String {
+        match self.part_of(index) {
+            Some(part) => part.arn.clone(),
+            None => resources::parent_arn(model),
+        }
+    }
+
+    fn part_of(&self, index: usize) -> Option<&split::PartPlan> {
+        let p = self.plan.stage_part.get(index).copied().flatten()?;
+        self.plan.parts.get(p)
+    }
+}
+
+/// Builds the parent as one machine; if that breaks a quota, splits it into parts that fit
+/// with a margin (module [`split`]). A parent that fits is emitted exactly as before.
+fn build_machines(model: &Model, tree: &sp::Sp) -> Result<Machines, serde_json::Error> {
+    let body = parent::layout(model, tree);
+    let payload = payload_estimate(model);
+    // Events and payload are known without building; only the size needs the definition.
+    let may_fit = payload <= quotas::PAYLOAD_BYTES
+        && parent::FIXED_EVENTS + parent::sequence_events(model, &body) <= quotas::HISTORY_EVENTS;
+    if may_fit {
+        let single = BuiltMachine::new(parent::build(model, tree), payload)?;
+        if single.fits() {
+            return Ok(Machines {
+                parent: single,
+                plan: split::Plan::default(),
+                parts: Vec::new(),
+            });
+        }
+    }
+    let empty = parent::build_parent(
+        model,
+        &[],
+        &parent::Seeds::default(),
+        &split::Plan::default(),
+        0,
+    );
+    let fixed = split::Weight {
+        events: parent::FIXED_EVENTS,
+        bytes: artifacts::to_compact_json(&empty.machine)?.len(),
+        payload: 2 * defaults_bytes(model) + 1_000,
+    };
+    let weights = split::stage_weights(model);
+    let mut budget = split::body_budget(fixed);
+    let mut attempt = 0;
+    loop {
+        let machines = split_machines(model, body.clone(), budget, &weights)?;
+        attempt += 1;
+        // The weights are estimates; when a built machine is over the margin, plan again
+        // with that dimension's budget shrunk by the overshoot.
+        match machines.overshoot() {
+            Some(scale) if attempt < 4 => budget = scale.apply(budget),
+            _ => return Ok(machines),
+        }
+    }
+}
+
+fn split_machines(
+    model: &Model,
+    body: Vec<parent::Node>,
+    budget: split::Budget,
+    weights: &[split::Weight],
+) -> Result<Machines, serde_json::Error> {
+    let plan = split::plan(model, body, budget, weights);
+    let seconds = split::sequence_seconds(model, &plan.parts, &plan.top);
+    let parent = parent::build_parent(model, &plan.top, &plan.parent_seeds, &plan, seconds);
+    let parent_payload = machine_payload(model, &plan.parent_seeds, &[]);
+    let parent = BuiltMachine::new(parent, parent_payload)?;
+    let mut parts = Vec::with_capacity(plan.parts.len());
+    for (index, part) in plan.parts.iter().enumerate() {
+        let Some(built) = parent::build_part(model, &plan, index) else {
+            continue;
+        };
+        let payload = machine_payload(model, &part.seeds, &part.ext_refs);
+        parts.push(BuiltMachine::new(built, payload)?);
+    }
+    Ok(Machines {
+        parent,
+        plan,
+        parts,
+    })
+}
+
+/// How much to shrink each dimension of the planning budget.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    events: f64,
+    bytes: f64,
+    payload: f64,
+}
+
+impl Scale {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    fn apply(self, budget: split::Budget) -> split::Budget {
+        split::Budget {
+            events: (budget.events as f64 * self.events) as u64,
+            bytes: (budget.bytes as f64 * self.bytes) as usize,
+            payload: (budget.payload as f64 * self.payload) as usize,
+        }
+    }
+}
+
+impl Machines {
+    /// `None` when every machine is within the safety margins of [`split`]; otherwise the
+    /// factor per dimension (1 where it fits) that would have made the largest one fit.
+    #[allow(clippy::cast_precision_loss)]
+    fn overshoot(&self) -> Option<Scale> {
+        let all = std::iter::once(&self.parent).chain(&self.parts);
+        let (mut events, mut bytes, mut payload) = (0.0_f64, 0.0_f64, 0.0_f64);
+        for m in all {
+            events = events.max(m.built.worst_case_events as f64 / split::HISTORY_BUDGET as f64);
+            bytes = bytes.max(m.definition.len() as f64 / split::DEFINITION_BUDGET as f64);
+            payload = payload.max(m.payload as f64 / split::PAYLOAD_BUDGET as f64);
+        }
+        let factor = |ratio: f64| if ratio > 1.0 { 0.98 / ratio } else { 1.0 };
+        (events > 1.0 || bytes > 1.0 || payload > 1.0).then(|| Scale {
+            events: factor(events),
+            bytes: factor(bytes),
+            payload: factor(payload),
+        })
+    }
+}
+
+fn defaults_bytes(model: &Model) -> usize {
+    model
+        .input
+        .iter()
+        .filter_map(|f| f.default.as_ref())
+        .map(|d| match d {
+            model::Value::String(s) => s.len() + 40,
+            _ => 40,
+        })
+        .sum()
+}
+
+/// The stage records one machine of a split workflow holds: what it seeds, what is passed
+/// in, a summary per part it starts.
+fn machine_payload(model: &Model, seeds: &parent::Seeds, ext_refs: &[usize]) -> usize {
+    let stages: usize = seeds
+        .stages
+        .iter()
+        .chain(ext_refs)
+        .filter_map(|&i| model.stages.get(i))
+        .map(|s| stage_payload(model, s))
+        .sum();
+    stages + seeds.parts.len() * 400
 }
 
 fn extra_edge_warning(model: &Model, before: usize, after: usize, exact: bool) -> Diagnostic {
@@ -193,21 +399,90 @@ fn extra_edge_warning(model: &Model, before: usize, after: usize, exact: bool) -
     ))
 }
 
-fn quota_diagnostics(
+fn quota_diagnostics(model: &Model, machines: &Machines) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let span = model.name_span;
+    let split = !machines.plan.parts.is_empty();
+    let parent_name = if split {
+        "the parent state machine (after splitting)".to_owned()
+    } else {
+        "the parent state machine".to_owned()
+    };
+    let mut all = vec![(parent_name, &machines.parent)];
+    for (part, built) in machines.plan.parts.iter().zip(&machines.parts) {
+        all.push((format!("part state machine `{}`", part.name), built));
+    }
+    for (what, machine) in &all {
+        out.extend(machine_quotas(model, what, machine, split));
+    }
+    if machines.parent.built.worst_case_seconds > quotas::RUN_SECONDS {
+        out.push(
+            Diagnostic::error(
+                codes::RUN_TOO_LONG,
+                format!(
+                    "a run could last {} days when every stage waits its full timeout; a Standard execution ends after 365",
+                    machines.parent.built.worst_case_seconds.div_ceil(86_400)
+                ),
+                span,
+            )
+            .with_label("this workflow")
+            .with_help("shorten stage timeouts or escalations on the longest chain of `needs`"),
+        );
+    }
+    for part in &machines.plan.parts {
+        if part.name.len() > model::names::STATE_MACHINE_MAX {
+            out.push(
+                Diagnostic::error(
+                    codes::PART_NAME_TOO_LONG,
+                    format!(
+                        "the workflow needs part state machines, and `{}` would be {} characters, over AWS's {}",
+                        part.name,
+                        part.name.len(),
+                        model::names::STATE_MACHINE_MAX
+                    ),
+                    span,
+                )
+                .with_label("this workflow name")
+                .with_help("shorten the workflow name, or split the workflow into several workflows"),
+            );
+            break;
+        }
+    }
+    for (what, machine) in &all {
+        for error in machine.built.machine.check_graph() {
+            out.push(Diagnostic::error(
+                codes::INTERNAL,
+                format!("generated definition of {what} is invalid: {error}"),
+                span,
+            ));
+        }
+    }
+    out
+}
+
+/// E080, E081 and E084 for one machine. Splitting already made every machine as small as
+/// it can (a part is never smaller than one stage), so these remain only for what no
+/// split can fix.
+fn machine_quotas(
     model: &Model,
-    built: &parent::Parent,
-    artifacts: &Artifacts,
+    what: &str,
+    machine: &BuiltMachine,
+    split: bool,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let span = model.name_span;
-    let split_help = "split the workflow into several workflows (a later stage can be a separate run), or remove stages";
-    let bytes = artifacts.manifest.parent.definition_bytes;
+    let split_help = if split {
+        "even split into part machines this is too large: split the workflow into several workflows (a later stage can be a separate run), or remove stages"
+    } else {
+        "split the workflow into several workflows (a later stage can be a separate run), or remove stages"
+    };
+    let bytes = machine.definition.len();
     if bytes > quotas::DEFINITION_BYTES {
         out.push(
             Diagnostic::error(
                 codes::DEFINITION_TOO_LARGE,
                 format!(
-                    "the parent state machine would be {bytes} bytes; Step Functions allows {} ({} stages)",
+                    "{what} would be {bytes} bytes; Step Functions allows {} ({} stages)",
                     quotas::DEFINITION_BYTES,
                     model.stages.len()
                 ),
@@ -217,13 +492,18 @@ fn quota_diagnostics(
             .with_help(split_help),
         );
     }
-    if built.worst_case_events > quotas::HISTORY_EVENTS {
+    let events = machine.built.worst_case_events;
+    if events > quotas::HISTORY_EVENTS {
+        let whose = if split {
+            format!("an execution of {what}")
+        } else {
+            "a run".to_owned()
+        };
         out.push(
             Diagnostic::error(
                 codes::HISTORY_TOO_LONG,
                 format!(
-                    "a run could need {} history events; Step Functions fails an execution after {}",
-                    built.worst_case_events,
+                    "{whose} could need {events} history events; Step Functions fails an execution after {}",
                     quotas::HISTORY_EVENTS
                 ),
                 span,
@@ -232,27 +512,18 @@ fn quota_diagnostics(
             .with_help(split_help),
         );
     }
-    if built.worst_case_seconds > quotas::RUN_SECONDS {
-        out.push(
-            Diagnostic::error(
-                codes::RUN_TOO_LONG,
-                format!(
-                    "a run could last {} days when every stage waits its full timeout; a Standard execution ends after 365",
-                    built.worst_case_seconds.div_ceil(86_400)
-                ),
-                span,
-            )
-            .with_label("this workflow")
-            .with_help("shorten stage timeouts or escalations on the longest chain of `needs`"),
-        );
-    }
-    let payload = payload_estimate(model);
-    if payload > quotas::PAYLOAD_BYTES {
+    if machine.payload > quotas::PAYLOAD_BYTES {
+        let whose = if split {
+            format!("the state of {what}")
+        } else {
+            "the run's state".to_owned()
+        };
         out.push(
             Diagnostic::error(
                 codes::PAYLOAD_TOO_LARGE,
                 format!(
-                    "the run's state would hold about {payload} bytes of stage records; Step Functions allows {} per state",
+                    "{whose} would hold about {} bytes of stage records; Step Functions allows {} per state",
+                    machine.payload,
                     quotas::PAYLOAD_BYTES
                 ),
                 span,
@@ -261,13 +532,6 @@ fn quota_diagnostics(
             .with_help(split_help),
         );
     }
-    for error in built.machine.check_graph() {
-        out.push(Diagnostic::error(
-            codes::INTERNAL,
-            format!("generated parent definition is invalid: {error}"),
-            span,
-        ));
-    }
     out
 }
 
@@ -275,19 +539,18 @@ fn quota_diagnostics(
 /// records themselves with their approvers and child execution ARN, and the input defaults.
 /// Comments are not counted (their size is up to the approvers).
 pub fn payload_estimate(model: &Model) -> usize {
+    model.stages.iter().map(|s| stage_payload(model, s)).sum()
+}
+
+/// One stage's share of [`payload_estimate`]: its record twice (static copy and decided).
+pub(crate) fn stage_payload(_model: &Model, stage: &model::Stage) -> usize {
     const RECORD_OVERHEAD: usize = 330;
-    model
-        .stages
-        .iter()
-        .map(|s| {
-            let approvers: usize = match &s.binding {
-                Binding::Ssm(ssm) => ssm.min_approvals as usize * 40,
-                Binding::CodePipeline(_) => 40,
-                Binding::Action(_) => 0,
-            };
-            2 * (s.id.as_str().len() + s.account.name.as_str().len()) + RECORD_OVERHEAD + approvers
-        })
-        .sum()
+    let approvers: usize = match &stage.binding {
+        Binding::Ssm(ssm) => ssm.min_approvals as usize * 40,
+        Binding::CodePipeline(_) => 40,
+        Binding::Action(_) => 0,
+    };
+    2 * (stage.id.as_str().len() + stage.account.name.as_str().len()) + RECORD_OVERHEAD + approvers
 }
 
 fn add_file<T: serde::Serialize>(
@@ -327,16 +590,25 @@ fn used_accounts(model: &Model) -> Vec<&model::Account> {
 fn build_artifacts(
     model: &Model,
     decomposition: &sp::Decomposition,
-    built: &parent::Parent,
+    machines: &Machines,
 ) -> Result<Artifacts, serde_json::Error> {
     let mut files = Vec::new();
     let home = model.home.name.as_str();
+    let built = &machines.parent.built;
     files.push(ArtifactFile {
         path: "parent.asl.json".to_owned(),
         kind: ArtifactKind::ParentDefinition,
         account: Some(home.to_owned()),
-        contents: artifacts::to_compact_json(&built.machine)?,
+        contents: machines.parent.definition.clone(),
     });
+    for (part, machine) in machines.plan.parts.iter().zip(&machines.parts) {
+        files.push(ArtifactFile {
+            path: part_path(part),
+            kind: ArtifactKind::PartDefinition,
+            account: Some(home.to_owned()),
+            contents: machine.definition.clone(),
+        });
+    }
 
     let kinds: BTreeSet<ChildKind> = model
         .stages
@@ -362,7 +634,16 @@ fn build_artifacts(
         )?;
     }
 
-    let parent_role = resources::parent_role(model);
+    let part_machines: Vec<resources::PartMachine> = machines
+        .plan
+        .parts
+        .iter()
+        .map(|p| resources::PartMachine {
+            name: p.name.clone(),
+            arn: p.arn.clone(),
+        })
+        .collect();
+    let parent_role = resources::parent_role(model, &part_machines);
     add_file(
         &mut files,
         format!("iam/{home}/{}.role.json", parent_role.name),
@@ -372,11 +653,12 @@ fn build_artifacts(
     )?;
 
     let mut stage_entries = Vec::new();
-    for stage in &model.stages {
+    for (index, stage) in model.stages.iter().enumerate() {
         let account = stage.account.name.as_str();
         let target = parent::stage_target(model, stage);
         if target.execute_role_arn.is_some() {
-            let role = resources::execute_role(model, stage);
+            let machine_arn = machines.stage_machine_arn(model, index);
+            let role = resources::execute_role(model, stage, &machine_arn);
             add_file(
                 &mut files,
                 format!("iam/{account}/{}.role.json", role.name),
@@ -425,6 +707,7 @@ fn build_artifacts(
             child_arn: target.child_arn,
             execute_role_arn: target.execute_role_arn,
             pipeline: pipeline_name,
+            part: machines.part_of(index).map(|p| p.name.clone()),
         });
     }
 
@@ -496,6 +779,7 @@ fn build_artifacts(
             worst_case_history_events: built.worst_case_events,
             state_count: built.machine.state_count(),
         },
+        parts: part_entries(model, machines),
         stages: stage_entries,
         extra_edges: decomposition
             .extra_edges
@@ -528,4 +812,37 @@ fn build_artifacts(
             .collect(),
     };
     Ok(Artifacts { manifest, files })
+}
+
+fn part_path(part: &split::PartPlan) -> String {
+    format!("parts/part-{}.asl.json", part.number)
+}
+
+fn part_entries(model: &Model, machines: &Machines) -> Vec<PartEntry> {
+    let parent_name = model::names::state_machine(&model.name);
+    machines
+        .plan
+        .parts
+        .iter()
+        .zip(&machines.parts)
+        .map(|(part, machine)| PartEntry {
+            name: part.name.clone(),
+            arn: part.arn.clone(),
+            definition: part_path(part),
+            role_arn: resources::parent_role_arn(model),
+            started_by: part
+                .started_by
+                .and_then(|p| machines.plan.parts.get(p))
+                .map_or_else(|| parent_name.clone(), |p| p.name.clone()),
+            stages: part
+                .inline
+                .iter()
+                .filter_map(|&i| model.stages.get(i))
+                .map(|s| s.id.as_str().to_owned())
+                .collect(),
+            definition_bytes: machine.definition.len(),
+            worst_case_history_events: machine.built.worst_case_events,
+            state_count: machine.built.machine.state_count(),
+        })
+        .collect()
 }

@@ -15,6 +15,11 @@
 //! ID_Decide (Choice) → [ID_Escalate (Task) → ID_EscalationDecide (Choice)]`; anything but
 //! `approved` goes to `ID_Rejected`, a Fail state whose error `Approval.Rejected` stops every
 //! other branch (fail fast) and whose cause carries the branch's stage records.
+//!
+//! A parent too large for the quotas is split ([`super::split`]): a [`Node::Part`] becomes
+//! `Part_N` (Task `startExecution.sync:2` of the part machine) → `Part_N_Decide` →
+//! `Part_N_Merge`, or `Part_N_Rejected` (the same fail fast); [`build_part`] builds the part
+//! machine itself. Without parts the output is what it always was.
 
 use approvalc_asl::model::{
     Branch, Catcher, ChoiceRule, ChoiceState, Comparison, Condition, Credentials, ErrorSource,
@@ -26,6 +31,7 @@ use serde_json::{Value as Json, json};
 
 use super::names::{ArnBuilder, ChildKind, PARENT_GRACE_SECONDS, stage_key};
 use super::sp::Sp;
+use super::split::{PartPlan, Plan};
 use crate::model::{
     self, Binding, CmpOp, InputType, Model, OnTimeout, Operand, PipelineTarget, Reference, Stage,
     Template, TemplatePart,
@@ -38,7 +44,7 @@ pub const MAX_BRANCHES: usize = 10;
 
 /// History events of the fixed part of a run: ExecutionStarted, ValidateInput (2),
 /// Prepare (2), Init (2), Stages (4), Approved (2), ExecutionSucceeded.
-const FIXED_EVENTS: u64 = 14;
+pub(super) const FIXED_EVENTS: u64 = 14;
 /// Task state with `startExecution.sync:2`: Entered, Scheduled, Started, Submitted,
 /// Succeeded, Exited.
 const TASK_EVENTS: u64 = 6;
@@ -46,6 +52,14 @@ const CHOICE_EVENTS: u64 = 2;
 const PASS_EVENTS: u64 = 2;
 /// Parallel: Entered, Started, Succeeded, Exited.
 const PARALLEL_EVENTS: u64 = 4;
+/// A part machine's own fixed events: ExecutionStarted, Prepare (2), Init (2), Stages (4),
+/// Rejected (2) and RejectedOutput (2) (the approved path has one Pass less),
+/// ExecutionSucceeded.
+pub(super) const PART_FIXED_EVENTS: u64 = 14;
+/// Starting a part, in the enclosing machine: the task (6), `_Decide` (2), `_Merge` (2).
+pub(super) const PART_TASK_EVENTS: u64 = TASK_EVENTS + CHOICE_EVENTS + PASS_EVENTS;
+/// The enclosing machine's records with a part's exports merged in.
+const PART_MERGE: &str = "States.JsonMerge($.stages, $.part.stages, false)";
 
 /// The parent machine and the figures the quota checks need.
 #[derive(Debug, Clone)]
@@ -83,20 +97,58 @@ pub fn stage_target(model: &Model, stage: &Stage) -> StageTarget {
     }
 }
 
-/// Builds the parent machine over the decomposition `tree` of the stage graph.
+/// Builds the parent machine over the decomposition `tree` of the stage graph, as one
+/// machine (no parts).
 pub fn build(model: &Model, tree: &Sp) -> Parent {
+    let body = layout(model, tree);
+    let seeds = Seeds::all_stages(model);
+    build_parent(
+        model,
+        &body,
+        &seeds,
+        &Plan::default(),
+        worst_seconds(model, tree),
+    )
+}
+
+/// The records a machine's `Prepare` state starts with: a `cancelled` record for every
+/// stage it runs itself (and every referenced stage its parts export), then a summary
+/// record per part it starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seeds {
+    /// Stage indices in model order.
+    pub stages: Vec<usize>,
+    /// Indices into [`Plan::parts`].
+    pub parts: Vec<usize>,
+}
+
+impl Seeds {
+    pub fn all_stages(model: &Model) -> Self {
+        Self {
+            stages: (0..model.stages.len()).collect(),
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// The parent machine over an already laid-out (and possibly split) body.
+pub(super) fn build_parent(
+    model: &Model,
+    body: &[Node],
+    seeds: &Seeds,
+    plan: &Plan,
+    worst_case_seconds: u64,
+) -> Parent {
     let mut builder = Builder {
         model,
+        plan,
         parallel_count: 0,
-        events: FIXED_EVENTS,
     };
-    let body = builder.sequence(tree);
-    let worst_case_seconds = worst_seconds(model, tree);
     let mut states = IndexMap::new();
     let (validate, fails) = validate_input(model);
     states.insert("ValidateInput".to_owned(), validate);
     states.extend(fails);
-    states.insert("Prepare".to_owned(), prepare(model));
+    states.insert("Prepare".to_owned(), prepare(model, seeds, plan, true));
     let after_init = if body.is_empty() {
         "Approved"
     } else {
@@ -104,27 +156,7 @@ pub fn build(model: &Model, tree: &Sp) -> Parent {
     };
     states.insert("Init".to_owned(), init(model, after_init));
     if !body.is_empty() {
-        let mut branch_states = IndexMap::new();
-        let entry = builder.entry(&body[0]);
-        builder.emit_sequence(&body, Transition::End, &mut branch_states);
-        let mut stages = ParallelState::new(
-            vec![Branch::new(entry, branch_states)],
-            Transition::next("Approved"),
-        );
-        stages.comment = Some("the stage graph; a rejection anywhere fails it fast".to_owned());
-        stages.result_selector = Some(
-            Payload::new()
-                .with_path("input", "$[0].input")
-                .with_path("run", "$[0].run")
-                .with_path("stages", "$[0].stages"),
-        );
-        stages.result_path = Some(Some("$".to_owned()));
-        stages.catch = vec![Catcher {
-            error_equals: vec!["Approval.Rejected".to_owned()],
-            result_path: Some(Some("$.rejection".to_owned())),
-            next: "Rejected".to_owned(),
-        }];
-        states.insert("Stages".to_owned(), State::Parallel(Box::new(stages)));
+        states.insert("Stages".to_owned(), builder.stages_state(body));
     }
     states.insert(
         "Approved".to_owned(),
@@ -132,11 +164,7 @@ pub fn build(model: &Model, tree: &Sp) -> Parent {
     );
     states.insert(
         "Rejected".to_owned(),
-        outcome(
-            model,
-            "rejected",
-            "States.JsonMerge($.stages, States.StringToJson($.rejection.Cause), false)",
-        ),
+        outcome(model, "rejected", REJECTED_MERGE),
     );
     let mut machine = StateMachine::new("ValidateInput", states);
     machine.comment = Some(format!(
@@ -145,24 +173,203 @@ pub fn build(model: &Model, tree: &Sp) -> Parent {
     ));
     Parent {
         machine,
-        worst_case_events: builder.events,
+        worst_case_events: FIXED_EVENTS + sequence_events(model, body),
         worst_case_seconds,
     }
 }
 
-/// A node of the emitted sequence: a stage, or a `Parallel` of sequences.
-enum Node {
+/// The stage records of the branch that failed, over the records before `Stages`.
+const REJECTED_MERGE: &str =
+    "States.JsonMerge($.stages, States.StringToJson($.rejection.Cause), false)";
+
+/// A part machine (docs/compiler.md "Splitting"): it starts from the enclosing machine's
+/// `{input, run, stages}` (only the records its stages read), runs its body like the
+/// parent's `Stages`, and ends with `{decision, part, run_id, stages, exports}`: `stages`
+/// are its own records (read them from the part execution's output), `exports` what the
+/// enclosing machine merges (its summary record and the records other stages read).
+pub(super) fn build_part(model: &Model, plan: &Plan, index: usize) -> Option<Parent> {
+    let part = plan.parts.get(index)?;
+    let mut builder = Builder {
+        model,
+        plan,
+        parallel_count: 0,
+    };
+    let mut states = IndexMap::new();
+    states.insert(
+        "Prepare".to_owned(),
+        prepare(model, &part.seeds, plan, false),
+    );
+    states.insert(
+        "Init".to_owned(),
+        State::Pass(PassState {
+            parameters: Some(
+                Payload::new()
+                    .with_path("input", "$.input")
+                    .with_path("run", "$.run")
+                    .with_intrinsic(
+                        "stages",
+                        "States.JsonMerge($.static.stages, $.stages, false)",
+                    ),
+            ),
+            transition: Transition::next("Stages"),
+            ..PassState::default()
+        }),
+    );
+    states.insert("Stages".to_owned(), builder.stages_state(&part.body));
+    states.insert("Approved".to_owned(), part_outcome(model, part, "approved"));
+    states.insert(
+        "Rejected".to_owned(),
+        State::Pass(PassState {
+            parameters: Some(
+                Payload::new()
+                    .with_path("input", "$.input")
+                    .with_path("run", "$.run")
+                    .with_intrinsic("stages", REJECTED_MERGE),
+            ),
+            transition: Transition::next("RejectedOutput"),
+            ..PassState::default()
+        }),
+    );
+    states.insert(
+        "RejectedOutput".to_owned(),
+        part_outcome(model, part, "rejected"),
+    );
+    let mut machine = StateMachine::new("Prepare", states);
+    machine.comment = Some(format!(
+        "approvalc part {} of workflow {} (generated; do not edit)",
+        part.number,
+        model.name.as_str()
+    ));
+    Some(Parent {
+        machine,
+        worst_case_events: PART_FIXED_EVENTS + sequence_events(model, &part.body),
+        worst_case_seconds: part.worst_seconds,
+    })
+}
+
+/// A part's output: its records, and the exports the enclosing machine merges.
+fn part_outcome(model: &Model, part: &PartPlan, decision: &str) -> State {
+    let mut exports = Payload::new();
+    for &index in &part.exports {
+        if let Some(stage) = model.stages.get(index) {
+            let key = stage_key(stage.id.as_str());
+            exports.insert(
+                key.clone(),
+                Field::Dynamic(Expr::Path(format!("$.stages.{key}"))),
+            );
+        }
+    }
+    exports.insert(
+        part.key(),
+        Field::Object(
+            Payload::new()
+                .with_str("part", part.name.clone())
+                .with_str("decision", decision)
+                .with("approvers", Field::Static(json!([])))
+                .with_path("execution_arn", "$$.Execution.Id"),
+        ),
+    );
+    State::Pass(PassState {
+        parameters: Some(
+            Payload::new()
+                .with_str("decision", decision)
+                .with_str("workflow", model.name.as_str())
+                .with_str("part", part.name.clone())
+                .with_path("run_id", "$.run.id")
+                .with_path("stages", "$.stages")
+                .with("exports", Field::Object(exports)),
+        ),
+        transition: Transition::End,
+        ..PassState::default()
+    })
+}
+
+/// Lays the decomposition out as the sequence the machine runs: `Parallel`s of at most
+/// [`MAX_BRANCHES`] branches, named `Parallel_<n>` in creation order.
+pub(super) fn layout(model: &Model, tree: &Sp) -> Vec<Node> {
+    let plan = Plan::default();
+    let mut builder = Builder {
+        model,
+        plan: &plan,
+        parallel_count: 0,
+    };
+    builder.sequence(tree)
+}
+
+/// History events of a body sequence (see [`FIXED_EVENTS`]): per stage its `when`, task,
+/// decision and escalation, a `_Done` state when it ends a branch; 4 per `Parallel`;
+/// [`PART_TASK_EVENTS`] per part it starts (the part's own events are in its own history).
+pub(super) fn sequence_events(model: &Model, nodes: &[Node]) -> u64 {
+    let done = match nodes.last() {
+        Some(Node::Stage(_)) => PASS_EVENTS,
+        _ => 0,
+    };
+    nodes.iter().map(|n| node_events(model, n)).sum::<u64>() + done
+}
+
+fn node_events(model: &Model, node: &Node) -> u64 {
+    match node {
+        Node::Stage(i) => model.stages.get(*i).map_or(0, stage_events),
+        Node::Parallel { branches, .. } => {
+            PARALLEL_EVENTS
+                + branches
+                    .iter()
+                    .map(|b| sequence_events(model, b))
+                    .sum::<u64>()
+        }
+        Node::Part(_) => PART_TASK_EVENTS,
+    }
+}
+
+/// A stage's events without its `_Done` state.
+pub(super) fn stage_events(stage: &Stage) -> u64 {
+    let when = if stage.when.is_some() {
+        CHOICE_EVENTS
+    } else {
+        0
+    };
+    let escalation = match stage.on_timeout {
+        OnTimeout::Escalate(_) => TASK_EVENTS + CHOICE_EVENTS,
+        OnTimeout::Reject => 0,
+    };
+    when + TASK_EVENTS + CHOICE_EVENTS + escalation
+}
+
+/// Compact JSON size of a stage's states as the last state of a branch (with `_Done`) and
+/// of its `cancelled` record in `Prepare`: what splitting weighs a stage by.
+pub(super) fn stage_bytes(model: &Model, index: usize) -> usize {
+    let plan = Plan::default();
+    let mut builder = Builder {
+        model,
+        plan: &plan,
+        parallel_count: 0,
+    };
+    let mut states = IndexMap::new();
+    builder.emit_stage(index, Transition::End, &mut states);
+    let seed = model.stages.get(index).map_or(0, |stage| {
+        // `"key":{record},` in the machine's `Prepare`.
+        stage_key(stage.id.as_str()).len() + 4 + stage_record(stage, "cancelled").to_string().len()
+    });
+    serde_json::to_string(&states).map_or(0, |s| s.len()) + seed
+}
+
+/// A node of the emitted sequence: a stage, a `Parallel` of sequences, or a part machine
+/// started with `startExecution.sync:2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
     Stage(usize),
     Parallel {
         name: String,
         branches: Vec<Vec<Node>>,
     },
+    /// An index into [`Plan::parts`].
+    Part(usize),
 }
 
 struct Builder<'m> {
     model: &'m Model,
+    plan: &'m Plan,
     parallel_count: usize,
-    events: u64,
 }
 
 impl Builder<'_> {
@@ -193,24 +400,52 @@ impl Builder<'_> {
             branches = grouped;
         }
         self.parallel_count += 1;
-        self.events += PARALLEL_EVENTS;
         Node::Parallel {
             name: format!("Parallel_{}", self.parallel_count),
             branches,
         }
     }
 
+    /// The top-level `Parallel` holding the body: the one place `Approval.Rejected` is
+    /// caught.
+    fn stages_state(&mut self, body: &[Node]) -> State {
+        let mut branch_states = IndexMap::new();
+        let entry = body.first().map(|n| self.entry(n)).unwrap_or_default();
+        self.emit_sequence(body, Transition::End, &mut branch_states);
+        let mut stages = ParallelState::new(
+            vec![Branch::new(entry, branch_states)],
+            Transition::next("Approved"),
+        );
+        stages.comment = Some("the stage graph; a rejection anywhere fails it fast".to_owned());
+        stages.result_selector = Some(
+            Payload::new()
+                .with_path("input", "$[0].input")
+                .with_path("run", "$[0].run")
+                .with_path("stages", "$[0].stages"),
+        );
+        stages.result_path = Some(Some("$".to_owned()));
+        stages.catch = vec![Catcher {
+            error_equals: vec!["Approval.Rejected".to_owned()],
+            result_path: Some(Some("$.rejection".to_owned())),
+            next: "Rejected".to_owned(),
+        }];
+        State::Parallel(Box::new(stages))
+    }
+
     fn entry(&self, node: &Node) -> String {
         match node {
-            Node::Stage(i) => {
-                let stage = &self.model.stages[*i];
-                if stage.when.is_some() {
-                    format!("{}_When", stage.id.as_str())
-                } else {
-                    stage.id.as_str().to_owned()
-                }
-            }
+            Node::Stage(i) => match self.model.stages.get(*i) {
+                Some(stage) if stage.when.is_some() => format!("{}_When", stage.id.as_str()),
+                Some(stage) => stage.id.as_str().to_owned(),
+                None => String::new(),
+            },
             Node::Parallel { name, .. } => name.clone(),
+            Node::Part(index) => self
+                .plan
+                .parts
+                .get(*index)
+                .map(PartPlan::key)
+                .unwrap_or_default(),
         }
     }
 
@@ -231,6 +466,7 @@ impl Builder<'_> {
                     let parallel = self.emit_parallel(branches, next);
                     states.insert(name.clone(), parallel);
                 }
+                Node::Part(index) => self.emit_part(*index, next, states),
             }
         }
     }
@@ -258,6 +494,128 @@ impl Builder<'_> {
         );
         parallel.result_path = Some(Some("$".to_owned()));
         State::Parallel(Box::new(parallel))
+    }
+
+    /// Starts a part machine and waits for it (`startExecution.sync:2`): `Part_<n>` →
+    /// `Part_<n>_Decide` → `Part_<n>_Merge` (its exports into `$.stages`), or
+    /// `Part_<n>_Rejected` (fail fast, like a stage's); a part that fails or times out is
+    /// recorded as rejected with the error (fail closed).
+    fn emit_part(&mut self, index: usize, next: Transition, states: &mut IndexMap<String, State>) {
+        let Some(part) = self.plan.parts.get(index) else {
+            return;
+        };
+        let key = part.key();
+        let (decide, merge, failed, rejected) = (
+            format!("{key}_Decide"),
+            format!("{key}_Merge"),
+            format!("{key}_Failed"),
+            format!("{key}_Rejected"),
+        );
+        let mut wanted = Payload::new();
+        for &i in &part.ext_refs {
+            if let Some(stage) = self.model.stages.get(i) {
+                let stage_key = stage_key(stage.id.as_str());
+                wanted.insert(
+                    stage_key.clone(),
+                    Field::Dynamic(Expr::Path(format!("$.stages.{stage_key}"))),
+                );
+            }
+        }
+        let input = Payload::new()
+            .with_path(
+                "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID",
+                "$$.Execution.Id",
+            )
+            .with_path("input", "$.input")
+            .with_path("run", "$.run")
+            .with("stages", Field::Object(wanted));
+        let mut task = TaskState::new(
+            "arn:aws:states:::states:startExecution.sync:2",
+            Transition::next(decide.clone()),
+        );
+        task.comment = Some(format!(
+            "part {} of the stage graph ({} stages), split off for the quotas",
+            part.number, part.scope_len
+        ));
+        task.parameters = Some(
+            Payload::new()
+                .with_str("StateMachineArn", part.arn.clone())
+                // One execution of each part per run: the run id is a unique name.
+                .with_path("Name", "$.run.id")
+                .with("Input", Field::Object(input)),
+        );
+        task.result_selector = Some(
+            Payload::new()
+                .with_path("decision", "$.Output.decision")
+                .with_path("stages", "$.Output.exports"),
+        );
+        task.result_path = Some(Some("$.part".to_owned()));
+        task.timeout = Some(Timeout::Seconds(part.worst_seconds + PARENT_GRACE_SECONDS));
+        task.catch = vec![Catcher {
+            error_equals: vec!["States.ALL".to_owned()],
+            result_path: Some(Some("$.failure".to_owned())),
+            next: failed.clone(),
+        }];
+        states.insert(key.clone(), State::Task(Box::new(task)));
+        states.insert(
+            decide,
+            State::Choice(ChoiceState::new(
+                vec![approved_rule("$.part", &merge)],
+                Some(rejected.clone()),
+            )),
+        );
+        states.insert(
+            merge,
+            State::Pass(PassState {
+                parameters: Some(
+                    Payload::new()
+                        .with_path("input", "$.input")
+                        .with_path("run", "$.run")
+                        .with_intrinsic("stages", PART_MERGE),
+                ),
+                transition: next,
+                ..PassState::default()
+            }),
+        );
+        states.insert(
+            failed,
+            State::Pass(PassState {
+                parameters: Some(
+                    Payload::new().with_str("decision", "rejected").with(
+                        "stages",
+                        Field::Object(
+                            Payload::new().with(
+                                key.clone(),
+                                Field::Object(
+                                    Payload::new()
+                                        .with_str("part", part.name.clone())
+                                        .with_str("decision", "rejected")
+                                        .with("approvers", Field::Static(json!([])))
+                                        .with("execution_arn", Field::Static(Json::Null))
+                                        .with_path("error", "$.failure.Error"),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+                result_path: Some(Some("$.part".to_owned())),
+                transition: Transition::next(rejected.clone()),
+                ..PassState::default()
+            }),
+        );
+        states.insert(
+            rejected,
+            State::Fail(FailState {
+                comment: Some(format!(
+                    "part {} did not approve: stop the run",
+                    part.number
+                )),
+                error: Some(ErrorSource::Text("Approval.Rejected".to_owned())),
+                cause: Some(ErrorSource::Path(format!(
+                    "States.JsonToString({PART_MERGE})"
+                ))),
+            }),
+        );
     }
 
     fn emit_stage(&mut self, index: usize, next: Transition, states: &mut IndexMap<String, State>) {
@@ -295,7 +653,6 @@ impl Builder<'_> {
                     ..PassState::default()
                 }),
             );
-            self.events += CHOICE_EVENTS;
         }
 
         let escalation = match &stage.on_timeout {
@@ -321,7 +678,6 @@ impl Builder<'_> {
             decide,
             State::Choice(ChoiceState::new(rules, Some(rejected.clone()))),
         );
-        self.events += TASK_EVENTS + CHOICE_EVENTS;
 
         if let Some(escalation) = escalation {
             let decide_again = format!("{id}_EscalationDecide");
@@ -341,7 +697,6 @@ impl Builder<'_> {
                     Some(rejected.clone()),
                 )),
             );
-            self.events += TASK_EVENTS + CHOICE_EVENTS;
         }
 
         states.insert(
@@ -365,7 +720,6 @@ impl Builder<'_> {
         );
         if done_needed {
             states.insert(go_on, State::Succeed(SucceedState::default()));
-            self.events += PASS_EVENTS;
         }
     }
 
@@ -619,19 +973,31 @@ fn outcome(model: &Model, decision: &str, stages: &str) -> State {
 
 /// Static data: input defaults and a `cancelled` record for every stage, so the run's
 /// output lists every stage even when a rejection stopped some of them.
-fn prepare(model: &Model) -> State {
-    let defaults: serde_json::Map<String, Json> = model
-        .input
-        .iter()
-        .filter_map(|f| f.default.as_ref().map(|d| (f.name.clone(), value_json(d))))
-        .collect();
-    let stages: serde_json::Map<String, Json> = model
+fn prepare(model: &Model, seeds: &Seeds, plan: &Plan, with_defaults: bool) -> State {
+    let mut stages: serde_json::Map<String, Json> = seeds
         .stages
         .iter()
+        .filter_map(|&i| model.stages.get(i))
         .map(|s| (stage_key(s.id.as_str()), stage_record(s, "cancelled")))
         .collect();
+    for part in seeds.parts.iter().filter_map(|&i| plan.parts.get(i)) {
+        stages.insert(
+            part.key(),
+            json!({"part": part.name, "decision": "cancelled", "approvers": [], "execution_arn": null}),
+        );
+    }
+    let result = if with_defaults {
+        let defaults: serde_json::Map<String, Json> = model
+            .input
+            .iter()
+            .filter_map(|f| f.default.as_ref().map(|d| (f.name.clone(), value_json(d))))
+            .collect();
+        json!({"defaults": defaults, "stages": stages})
+    } else {
+        json!({"stages": stages})
+    };
     State::Pass(PassState {
-        result: Some(json!({"defaults": defaults, "stages": stages})),
+        result: Some(result),
         result_path: Some(Some("$.static".to_owned())),
         transition: Transition::next("Init"),
         ..PassState::default()
@@ -1006,19 +1372,23 @@ fn format_call(model: &Model, template: &Template) -> String {
 /// timeout (and its escalation's) plus the grace periods.
 fn worst_seconds(model: &Model, tree: &Sp) -> u64 {
     match tree {
-        Sp::Leaf(i) => model.stages.get(*i).map_or(0, |stage| {
-            let grace = super::names::CALLBACK_GRACE_SECONDS + PARENT_GRACE_SECONDS;
-            let first = stage.timeout.duration.as_secs() + grace;
-            match &stage.on_timeout {
-                OnTimeout::Escalate(e) => first + e.timeout.duration.as_secs() + grace,
-                OnTimeout::Reject => first,
-            }
-        }),
+        Sp::Leaf(i) => model.stages.get(*i).map_or(0, stage_seconds),
         Sp::Series(children) => children.iter().map(|c| worst_seconds(model, c)).sum(),
         Sp::Parallel(children) => children
             .iter()
             .map(|c| worst_seconds(model, c))
             .max()
             .unwrap_or(0),
+    }
+}
+
+/// Longest time one stage can take: its timeout (and its escalation's) plus the grace
+/// periods.
+pub(super) fn stage_seconds(stage: &Stage) -> u64 {
+    let grace = super::names::CALLBACK_GRACE_SECONDS + PARENT_GRACE_SECONDS;
+    let first = stage.timeout.duration.as_secs() + grace;
+    match &stage.on_timeout {
+        OnTimeout::Escalate(e) => first + e.timeout.duration.as_secs() + grace,
+        OnTimeout::Reject => first,
     }
 }

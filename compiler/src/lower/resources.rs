@@ -62,8 +62,17 @@ fn sync_statements(arns: &ArnBuilder, targets: &[&StageTarget]) -> Vec<Statement
     ]
 }
 
-/// The parent's execution role in the home account.
-pub fn parent_role(model: &Model) -> Role {
+/// A part machine the parent's role runs and starts (docs/compiler.md "Splitting").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartMachine {
+    pub name: String,
+    pub arn: String,
+}
+
+/// The parent's execution role in the home account. Part machines run with it too, so it
+/// may also start, watch and stop exactly those parts, and Step Functions may assume it
+/// for the parent and for each part.
+pub fn parent_role(model: &Model, parts: &[PartMachine]) -> Role {
     let home = ArnBuilder::literal(model.region.as_str(), model.home.id.as_str());
     let targets: Vec<(&Stage, StageTarget)> = model
         .stages
@@ -80,6 +89,9 @@ pub fn parent_role(model: &Model) -> Role {
     } else {
         sync_statements(&home, &local)
     };
+    if !parts.is_empty() {
+        statements.extend(part_statements(&home, parts, local.is_empty()));
+    }
     let mut assume: Vec<String> = targets
         .iter()
         .filter_map(|(_, t)| t.execute_role_arn.clone())
@@ -94,6 +106,13 @@ pub fn parent_role(model: &Model) -> Role {
         ));
     }
     let name = model::names::workflow_role(&model.name);
+    let source_arn = if parts.is_empty() {
+        json!(parent_arn(model))
+    } else {
+        let mut arns = vec![parent_arn(model)];
+        arns.extend(parts.iter().map(|p| p.arn.clone()));
+        json!(arns)
+    };
     Role {
         name: name.clone(),
         description: format!(
@@ -103,7 +122,7 @@ pub fn parent_role(model: &Model) -> Role {
         trust: service_trust(
             "states.amazonaws.com",
             json!(model.home.id.as_str()),
-            Some(json!(parent_arn(model))),
+            Some(source_arn),
         ),
         policies: vec![InlinePolicy {
             name,
@@ -112,9 +131,36 @@ pub fn parent_role(model: &Model) -> Role {
     }
 }
 
+/// Start, watch and stop the part machines (`.sync:2`), and the managed rule when no
+/// stage statement has added it already.
+fn part_statements(arns: &ArnBuilder, parts: &[PartMachine], needs_rule: bool) -> Vec<Statement> {
+    let mut statements = vec![
+        Statement::allow(
+            "StartParts",
+            &["states:StartExecution"],
+            parts.iter().map(|p| p.arn.clone()).collect(),
+        ),
+        Statement::allow(
+            "WatchParts",
+            &["states:DescribeExecution", "states:StopExecution"],
+            parts.iter().map(|p| arns.executions(&p.name)).collect(),
+        ),
+    ];
+    if needs_rule {
+        statements.push(Statement::allow(
+            "SyncRule",
+            &["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            vec![arns.rule(SYNC_RULE)],
+        ));
+    }
+    statements
+}
+
 /// The role a cross-account stage's task assumes in the stage's account. It trusts only the
-/// parent's role, and only with `sts:ExternalId` = the parent state machine ARN.
-pub fn execute_role(model: &Model, stage: &Stage) -> Role {
+/// parent's role, and only with `sts:ExternalId` = the ARN of the state machine that runs
+/// the stage's task (the parent, or the part the stage was split into): Step Functions
+/// passes that machine's ARN.
+pub fn execute_role(model: &Model, stage: &Stage, machine_arn: &str) -> Role {
     let arns = ArnBuilder::literal(model.region.as_str(), stage.account.id.as_str());
     let target = stage_target(model, stage);
     let name = model::names::stage_role(&model.name, &stage.id);
@@ -122,7 +168,7 @@ pub fn execute_role(model: &Model, stage: &Stage) -> Role {
         "TrustParent",
         Principal::Aws(Resource::Arn(parent_role_arn(model))),
     )
-    .with_condition("StringEquals", "sts:ExternalId", json!(parent_arn(model)));
+    .with_condition("StringEquals", "sts:ExternalId", json!(machine_arn));
     Role {
         name: name.clone(),
         description: format!(
