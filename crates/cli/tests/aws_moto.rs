@@ -384,3 +384,39 @@ fn local_run_ids_still_go_to_the_local_store() {
     assert_ne!(out.status.code(), Some(0));
     assert!(!stderr(&out).contains("--file"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_region_other_than_the_workflows_and_a_broken_workflow_stop_before_any_aws_call() {
+    let run = |args: &[&str]| {
+        Command::cargo_bin("approvalc")
+            .unwrap()
+            .env("AWS_ACCESS_KEY_ID", "AKIAUNUSED")
+            .env("AWS_SECRET_ACCESS_KEY", "unused")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Nothing listens here: reaching it would be a connection error, not these.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let file = workflow();
+    let out = run(&["deploy", file.to_str().unwrap(), "--region", "us-east-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("deploys to ap-northeast-1, but --region says us-east-1"),
+        "{err}"
+    );
+    assert!(err.contains("help:"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "apiVersion: approvalc/v1\nname: x\nstages: {}\n").unwrap();
+    let out = run(&["plan", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("nothing was sent to AWS"),
+        "{}",
+        stderr(&out)
+    );
+}
