@@ -313,6 +313,8 @@ fn assert_needs_kept(source: &str, artifacts: &Artifacts) {
 struct World {
     parts: BTreeMap<String, (String, Arc<Machine>)>,
     reject: Option<String>,
+    /// A part machine (by name) whose start fails, as if it were not deployed.
+    broken_part: Option<String>,
     decided: Vec<String>,
     /// (part name, events in its history, its worst case from the manifest).
     part_runs: Vec<(String, usize)>,
@@ -324,6 +326,12 @@ impl TaskHandler for World {
         let input = request.input;
         let arn = input["StateMachineArn"].as_str().unwrap_or_default();
         if let Some((name, machine)) = self.parts.get(arn).cloned() {
+            if self.broken_part.as_deref() == Some(name.as_str()) {
+                return TaskOutcome::Failure(Failure::new(
+                    "StepFunctions.StateMachineDoesNotExistException",
+                    format!("State Machine Does Not Exist: '{arn}'"),
+                ));
+            }
             let run_name = input["Name"].as_str().unwrap_or("missing").to_owned();
             let config = ExecutionConfig {
                 state_machine_name: name.clone(),
@@ -372,6 +380,14 @@ impl TaskHandler for World {
 }
 
 fn run(artifacts: &Artifacts, reject: Option<&str>) -> (Status, World) {
+    run_with(artifacts, reject, None)
+}
+
+fn run_with(
+    artifacts: &Artifacts,
+    reject: Option<&str>,
+    broken_part: Option<&str>,
+) -> (Status, World) {
     let mut parts = BTreeMap::new();
     for part in &artifacts.manifest.parts {
         let machine = Machine::load(&json_of(artifacts, &part.definition)).expect("loads");
@@ -381,6 +397,7 @@ fn run(artifacts: &Artifacts, reject: Option<&str>) -> (Status, World) {
     let mut world = World {
         parts,
         reject: reject.map(ToOwned::to_owned),
+        broken_part: broken_part.map(ToOwned::to_owned),
         decided: Vec::new(),
         part_runs: Vec::new(),
     };
@@ -522,6 +539,20 @@ fn a_rejection_inside_a_nested_part_of_a_fan_rejects_the_run() {
     let (status, world) = run(&artifacts, None);
     assert_eq!(output(&status)["decision"], "approved");
     assert_eq!(world.decided.len(), 1502);
+
+    // A part that cannot start (not deployed) fails closed: the run is rejected and the
+    // part's record names the error.
+    let (status, world) = run_with(&artifacts, None, Some(nested.name.as_str()));
+    let out = output(&status);
+    assert_eq!(out["decision"], "rejected", "{out}");
+    assert!(
+        !world.decided.iter().any(|s| s == "sink"),
+        "sink never runs"
+    );
+    assert!(
+        !world.decided.contains(&victim),
+        "the broken part's stages never run"
+    );
 }
 
 #[test]
