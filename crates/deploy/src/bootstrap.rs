@@ -79,6 +79,9 @@ pub fn deploy_role_policy() -> Value {
                 "states:DescribeStateMachine", "states:CreateStateMachine", "states:UpdateStateMachine",
                 "states:DeleteStateMachine", "states:TagResource", "states:ListTagsForResource"],
              "Resource": [own("states", "${AWS::Region}:${AWS::AccountId}:stateMachine:approvalc-*")]},
+            {"Sid": "ReadRuns", "Effect": "Allow", "Action": [
+                "states:DescribeExecution", "states:GetExecutionHistory"],
+             "Resource": [own("states", "${AWS::Region}:${AWS::AccountId}:execution:approvalc-*:*")]},
             {"Sid": "Pipelines", "Effect": "Allow", "Action": [
                 "codepipeline:GetPipeline", "codepipeline:CreatePipeline", "codepipeline:UpdatePipeline",
                 "codepipeline:DeletePipeline", "codepipeline:TagResource", "codepipeline:ListTagsForResource"],
