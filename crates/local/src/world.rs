@@ -53,6 +53,11 @@ pub struct ExecMeta {
     pub attempt: Option<String>,
     /// The end was reported (event published, parent told).
     pub ended: bool,
+    /// Start time and input, for `DescribeExecution`.
+    #[serde(default)]
+    pub start_ms: i64,
+    #[serde(default)]
+    pub input: Value,
 }
 
 struct Entry {
@@ -151,7 +156,7 @@ impl World {
             ..ExecutionConfig::default()
         };
         let parent_input = json!({"input": input, "requester": config.requester});
-        let exec = Execution::start(deployment.parent.clone(), parent_input, exec_config);
+        let exec = Execution::start(deployment.parent.clone(), parent_input.clone(), exec_config);
         let meta = ExecMeta {
             account_id: manifest.home.id.clone(),
             machine_name: manifest.parent.name.clone(),
@@ -161,6 +166,8 @@ impl World {
             stage: None,
             attempt: None,
             ended: false,
+            start_ms: config.start_ms,
+            input: parent_input,
         };
         let mut world = World {
             svc: Services::new(&manifest.region, config.seed),
@@ -341,10 +348,16 @@ impl World {
     }
 
     fn run_exec(&mut self, i: usize) {
+        // Most executions of a big run have ended; skip them before building a handler.
+        if self
+            .execs
+            .get(i)
+            .is_none_or(|e| e.exec.status().is_finished())
+        {
+            return;
+        }
         self.with_tasks(i, |exec, tasks| {
-            if !exec.status().is_finished() {
-                exec.run(tasks);
-            }
+            exec.run(tasks);
         });
     }
 
@@ -406,6 +419,8 @@ impl World {
             stage: text("/stage/id"),
             attempt: text("/stage/attempt"),
             ended: false,
+            start_ms: self.now_ms,
+            input: request.input.clone(),
         };
         let exec = Execution::start(machine, request.input, config);
         self.execs.push(Entry { meta, exec });
@@ -423,21 +438,18 @@ impl World {
             }
             entry.meta.ended = true;
             moved = true;
-            let describe = describe(&self.deployment, &entry.meta, &entry.exec);
+            let Some((p, token)) = entry.meta.parent.clone() else {
+                continue;
+            };
+            let detail = status_detail(&self.deployment, &entry.meta, &entry.exec);
+            let result = sync_result(&self.deployment, &entry.meta, &entry.exec);
+            let result = match entry.exec.status() {
+                Status::Succeeded { .. } => Ok(result),
+                _ => Err(("States.TaskFailed".to_owned(), result.to_string())),
+            };
             let account = entry.meta.account_id.clone();
-            let parent = entry.meta.parent.clone();
-            let status = entry.exec.status().clone();
-            if parent.is_some() {
-                self.svc
-                    .execution_changed(&account, describe.clone(), self.now_ms);
-            }
-            if let Some((p, token)) = parent {
-                let result = match status {
-                    Status::Succeeded { .. } => Ok(describe),
-                    _ => Err(("States.TaskFailed".to_owned(), describe.to_string())),
-                };
-                self.deliver(p, &token, result);
-            }
+            self.svc.execution_changed(&account, detail, self.now_ms);
+            self.deliver(p, &token, result);
         }
         moved
     }
@@ -850,57 +862,74 @@ fn machine_for(deployment: &Deployment, meta: &ExecMeta) -> Result<Arc<Machine>,
         })
 }
 
-/// `DescribeExecution` as `.sync:2` returns it (output as JSON) and as the status-change
-/// event's detail.
-fn describe(deployment: &Deployment, meta: &ExecMeta, exec: &Execution) -> Value {
+/// The ARNs of an execution: `(state machine, execution)`.
+fn arns(deployment: &Deployment, meta: &ExecMeta) -> (String, String) {
     let region = &deployment.manifest.region;
-    let machine_arn = format!(
-        "arn:aws:states:{region}:{}:stateMachine:{}",
-        meta.account_id, meta.machine_name
-    );
-    let execution_arn = format!(
-        "arn:aws:states:{region}:{}:execution:{}:{}",
-        meta.account_id, meta.machine_name, meta.name
-    );
-    let snapshot = serde_json::to_value(exec.snapshot()).unwrap_or(Value::Null);
-    let input = snapshot.get("input").cloned().unwrap_or(Value::Null);
-    let start = snapshot
-        .pointer("/config/start_time_ms")
-        .and_then(Value::as_i64)
-        .unwrap_or_default();
+    (
+        format!(
+            "arn:aws:states:{region}:{}:stateMachine:{}",
+            meta.account_id, meta.machine_name
+        ),
+        format!(
+            "arn:aws:states:{region}:{}:execution:{}:{}",
+            meta.account_id, meta.machine_name, meta.name
+        ),
+    )
+}
+
+/// `DescribeExecution` as a `.sync:2` task returns it: PascalCase, `Input` and `Output` as
+/// JSON (`.sync` would give strings).
+fn sync_result(deployment: &Deployment, meta: &ExecMeta, exec: &Execution) -> Value {
+    let (machine_arn, execution_arn) = arns(deployment, meta);
     let mut out = json!({
-        "executionArn": execution_arn,
-        "stateMachineArn": machine_arn,
-        "name": meta.name,
-        "status": exec.status().name(),
-        "startDate": start,
-        "stopDate": exec.now_ms(),
-        "input": input,
-        "inputDetails": {"included": true},
-        // `.sync:2` capitalises the fields; keep both spellings the consumers read.
         "ExecutionArn": execution_arn,
         "StateMachineArn": machine_arn,
         "Name": meta.name,
         "Status": exec.status().name(),
-        "StartDate": start,
+        "StartDate": meta.start_ms,
         "StopDate": exec.now_ms(),
-        "Input": input,
+        "Input": meta.input,
+        "InputDetails": {"Included": true},
     });
     match exec.status() {
         Status::Succeeded { output } => {
-            out["output"] = output.clone();
             out["Output"] = output.clone();
-            out["outputDetails"] = json!({"included": true});
+            out["OutputDetails"] = json!({"Included": true});
         }
         Status::Failed { error, cause } | Status::TimedOut { error, cause } => {
-            out["error"] = json!(error);
-            out["cause"] = json!(cause);
             out["Error"] = json!(error);
             out["Cause"] = json!(cause);
         }
         _ => {}
     }
     out
+}
+
+/// The detail of `Step Functions Execution Status Change`: camelCase, `input` and `output`
+/// as JSON text, as EventBridge delivers it.
+fn status_detail(deployment: &Deployment, meta: &ExecMeta, exec: &Execution) -> Value {
+    let (machine_arn, execution_arn) = arns(deployment, meta);
+    let (output, error, cause) = match exec.status() {
+        Status::Succeeded { output } => (Some(output.to_string()), None, None),
+        Status::Failed { error, cause } | Status::TimedOut { error, cause } => {
+            (None, Some(error.clone()), cause.clone())
+        }
+        _ => (None, None, None),
+    };
+    json!({
+        "executionArn": execution_arn,
+        "stateMachineArn": machine_arn,
+        "name": meta.name,
+        "status": exec.status().name(),
+        "startDate": meta.start_ms,
+        "stopDate": exec.now_ms(),
+        "input": meta.input.to_string(),
+        "output": output,
+        "inputDetails": {"included": true},
+        "outputDetails": output.as_ref().map(|_| json!({"included": true})),
+        "error": error,
+        "cause": cause,
+    })
 }
 
 /// The manifest's `input_patterns` (Step Functions cannot check them; the engine does,

@@ -154,9 +154,19 @@ pub fn run(args: Args) -> miette::Result<Exit> {
     let report = RunReport::of(&world);
     eprintln!("started run {run_id} (store {})", store.path().display());
     print_report(&report, &deployment, args.json);
+    let dir = args
+        .state
+        .state_dir
+        .as_ref()
+        .map(|d| format!(" --state-dir {}", d.display()))
+        .unwrap_or_default();
+    eprintln!("what is pending and the commands that decide it: approvalc status {run_id}{dir}");
     if !args.wait {
         return Ok(Exit::Success);
     }
+    eprintln!(
+        "following the run until it ends (Ctrl-C stops following; the run stays in the store)"
+    );
     let poll = Duration::from_millis(args.poll_ms.max(10));
     follow(&mut store, &run_id, report, &deployment, args.json, poll)
 }
