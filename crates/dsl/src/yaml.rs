@@ -19,12 +19,15 @@ use granit_parser::{ErrorKind, Event, Parser, ScalarStyle, ScanError};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 
-/// Largest workflow file read, in bytes. Real workflows are a few KiB.
-pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// Largest workflow file read, in bytes. Real workflows are a few KiB; a generated
+/// 10,000-stage workflow is about 1.1 MiB, and the compiler splits large workflows into
+/// nested machines, so the cap only guards memory.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 /// Deepest nesting of mappings and sequences. The language itself needs 6.
 pub const MAX_DEPTH: usize = 64;
-/// Most nodes in the document after expanding aliases.
-pub const MAX_NODES: usize = 100_000;
+/// Most nodes in the document after expanding aliases: room for 10,000+ stages (about 15
+/// values each), small enough that an alias bomb stops after a few hundred MB at most.
+pub const MAX_NODES: usize = 1_000_000;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
