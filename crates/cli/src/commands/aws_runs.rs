@@ -21,8 +21,7 @@ listed by `approvalc runs --aws FILE`). For an AWS run, --file names its workflo
 compiled directory): the stage tree comes from the execution's history, and each waiting
 stage shows the command (and console link) to decide it.
 
-Examples:
-  approvalc status release-prod-20260101-120000-1a2b
+Example:
   approvalc status arn:aws:states:ap-northeast-1:111111111111:execution:approvalc-release-prod:RUN --file release.yaml";
 
 const APPROVE_HELP: &str = "\
@@ -31,8 +30,7 @@ credentials, through the service the stage waits on: ssm:SendAutomationSignal fo
 codepipeline:PutApprovalResult for CodePipeline stages. --as is ignored there: AWS knows who
 you are, and the callbacks check the workflow's rules. Task tokens are never shown or sent.
 
-Examples:
-  approvalc approve RUN team-lead --as arn:aws:iam::111111111111:role/TeamLead     (local run)
+Example:
   approvalc approve arn:aws:states:…:execution:approvalc-release-prod:RUN qa --file release.yaml --profile staging-qa";
 
 const RUNS_HELP: &str = "\
@@ -56,6 +54,15 @@ pub struct AutomationArg {
     /// SSM automation execution id of the waiting stage (AWS runs, SSM stages).
     #[arg(long, value_name = "ID")]
     pub automation_execution_id: Option<String>,
+}
+
+/// Keeps the local command's own after-help (exit statuses, examples) and adds ours.
+fn append_help(cmd: clap::Command, text: &'static str) -> clap::Command {
+    let combined = match cmd.get_after_help() {
+        Some(existing) => format!("{existing}\n\nRuns on AWS:\n{text}"),
+        None => text.to_owned(),
+    };
+    cmd.after_help(combined)
 }
 
 fn flag(m: &ArgMatches, id: &str) -> bool {
@@ -104,7 +111,7 @@ impl FromArgMatches for Status {
 impl clap::Args for Status {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         let cmd = <crate::commands::status::Args as clap::Args>::augment_args(cmd);
-        <AwsRunArgs as clap::Args>::augment_args(cmd).after_help(STATUS_HELP)
+        append_help(<AwsRunArgs as clap::Args>::augment_args(cmd), STATUS_HELP)
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -153,7 +160,7 @@ impl clap::Args for Decide {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         let cmd = <crate::commands::approve::Args as clap::Args>::augment_args(cmd);
         let cmd = <AutomationArg as clap::Args>::augment_args(cmd);
-        <AwsRunArgs as clap::Args>::augment_args(cmd).after_help(APPROVE_HELP)
+        append_help(<AwsRunArgs as clap::Args>::augment_args(cmd), APPROVE_HELP)
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -204,7 +211,7 @@ impl FromArgMatches for Runs {
 impl clap::Args for Runs {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         let cmd = <crate::commands::runs::Args as clap::Args>::augment_args(cmd);
-        <RunsAws as clap::Args>::augment_args(cmd).after_help(RUNS_HELP)
+        append_help(<RunsAws as clap::Args>::augment_args(cmd), RUNS_HELP)
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
