@@ -233,6 +233,10 @@ pub struct DesiredState {
     pub parent_role_arn: String,
     /// Child machines each account must have from bootstrap.
     pub children: BTreeMap<String, Vec<ChildKind>>,
+    /// Execute role name → the ARN of the machine that assumes it, which is its
+    /// `sts:ExternalId`: the parent's, or that of the part machine running the stage when
+    /// the compiler split the parent.
+    pub external_ids: BTreeMap<String, String>,
     /// Sorted by apply order (kind, account order, name).
     pub resources: Vec<Desired>,
 }
@@ -472,6 +476,7 @@ pub fn desired(artifacts: &Artifacts) -> Result<DesiredState, ModelError> {
         accounts,
         parent_arn: manifest.parent.arn.clone(),
         parent_role_arn: manifest.parent.role_arn.clone(),
+        external_ids: external_ids(manifest),
         children: manifest
             .accounts
             .iter()
@@ -479,6 +484,46 @@ pub fn desired(artifacts: &Artifacts) -> Result<DesiredState, ModelError> {
             .collect(),
         resources,
     })
+}
+
+/// Execute role name → ExternalId, from the manifest's stages (and `parts`, read as JSON
+/// so that this builds with compilers with and without them).
+fn external_ids(manifest: &approvalc_compiler::lower::Manifest) -> BTreeMap<String, String> {
+    let value = serde_json::to_value(manifest).unwrap_or(Value::Null);
+    let part_arn = |name: &str| {
+        value
+            .get("parts")
+            .and_then(Value::as_array)
+            .and_then(|parts| {
+                parts
+                    .iter()
+                    .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+            })
+            .and_then(|p| p.get("arn").and_then(Value::as_str))
+            .map(str::to_owned)
+    };
+    let mut out = BTreeMap::new();
+    for stage in value
+        .get("stages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(role) = stage
+            .get("execute_role_arn")
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.rsplit('/').next())
+        else {
+            continue;
+        };
+        let machine = stage
+            .get("part")
+            .and_then(Value::as_str)
+            .and_then(part_arn)
+            .unwrap_or_else(|| manifest.parent.arn.clone());
+        out.insert(role.to_owned(), machine);
+    }
+    out
 }
 
 /// Name and role of the part machine whose definition is at `path` (`manifest.parts`).
@@ -579,6 +624,43 @@ mod tests {
         assert!(p("arn:aws:iam::111111111111:role/Other").is_err());
         assert!(p("arn:aws:iam::333333333333:group/G").is_err());
         assert!(p("arn:broken").is_err());
+    }
+
+    #[test]
+    fn a_stage_run_by_a_part_machine_is_trusted_with_the_parts_arn() {
+        let source = include_str!("../../../workflows/multi-level-cross-account.yaml");
+        let artifacts = approvalc_compiler::lower::compile(source)
+            .artifacts
+            .unwrap();
+        let plain = desired(&artifacts).unwrap();
+        assert_eq!(
+            plain.external_ids.get("approvalc-release-prod-qa"),
+            Some(&plain.parent_arn)
+        );
+        // The same manifest as a split compiler would write it: `qa` runs in part 1.
+        let mut value = serde_json::to_value(&artifacts.manifest).unwrap();
+        let part_arn =
+            "arn:aws:states:ap-northeast-1:111111111111:stateMachine:approvalc-release-prod-part-1";
+        value["parts"] = serde_json::json!([{
+            "name": "approvalc-release-prod-part-1", "arn": part_arn,
+            "definition": "parts/part-1.asl.json", "role_arn": plain.parent_role_arn,
+            "started_by": "approvalc-release-prod", "stages": ["qa"],
+            "definition_bytes": 1, "worst_case_history_events": 1, "state_count": 1}]);
+        for stage in value["stages"].as_array_mut().unwrap() {
+            if stage["id"] == "qa" {
+                stage["part"] = serde_json::json!("approvalc-release-prod-part-1");
+            }
+        }
+        let manifest: approvalc_compiler::lower::Manifest = serde_json::from_value(value).unwrap();
+        let ids = external_ids(&manifest);
+        assert_eq!(
+            ids.get("approvalc-release-prod-qa").map(String::as_str),
+            Some(part_arn)
+        );
+        assert_eq!(
+            ids.get("approvalc-release-prod-prod-owner"),
+            Some(&plain.parent_arn)
+        );
     }
 
     #[test]

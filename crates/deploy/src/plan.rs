@@ -436,13 +436,18 @@ impl Deployer {
                     ))
                     .with_help("run `approvalc deploy` again"));
                 };
-                if !trusts_parent(&trust, &self.desired.parent_role_arn, &self.desired.parent_arn) {
+                let external_id = self
+                    .desired
+                    .external_ids
+                    .get(desired.name())
+                    .unwrap_or(&self.desired.parent_arn);
+                if !trusts_parent(&trust, &self.desired.parent_role_arn, external_id) {
                     return Err(DeployError::new(format!(
                         "execute role {} in account {} does not trust {} with ExternalId {}",
                         desired.name(),
                         desired.account,
                         self.desired.parent_role_arn,
-                        self.desired.parent_arn
+                        external_id
                     ))
                     .with_help(
                         "someone changed its trust policy: run `approvalc deploy` again to restore it",
