@@ -19,7 +19,8 @@
 //! left to the reconciler; cleanup cannot find an automation whose token item was never
 //! written. Tests: unit tests beside the code, handler tests on recorded fixtures in
 //! `tests/handlers.rs`, property tests (no panic, nothing reached on foreign events) in
-//! `tests/no_panic.rs`, moto tests in `tests/moto.rs` (feature `aws`).
+//! `tests/no_panic.rs`, moto tests in `tests/moto.rs` (feature `aws`), the Lambda zip check in
+//! `tests/packaging.rs`; the benchmark is `bench/bench.py` (docs/bench-runtime.md).
 
 pub mod config;
 pub mod decide;

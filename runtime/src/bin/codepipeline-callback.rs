@@ -4,7 +4,9 @@ use approvalc_runtime::aws::lambda;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
-#[tokio::main]
+// One thread: a Lambda handles one event at a time, and at 128 MB it gets a fraction of a
+// vCPU; idle worker threads only cost memory and CPU (docs/bench-runtime.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
     let clients = lambda::clients().await;
