@@ -22,6 +22,10 @@ How (see docs/bench-runtime.md):
   set-up, the seed's STS call, first event). Peak memory = VmHWM of the process after the last
   event. CPU = utime+stime of the process over the warm events.
 
+* The other three zips next to --zip (codepipeline-callback, cleanup, reconciler) are each
+  started once with one event that goes through real SDK calls, for their cold start, peak
+  memory and a correct answer (--no-others skips this).
+
 Every loop is bounded by --events and timeouts; nothing leaves 127.0.0.1.
 """
 import argparse
@@ -88,6 +92,12 @@ RECORDED = {
         "prior_approvers": {"L": []},
     }},
     "DynamoDB_20120810.UpdateItem": {},
+    # For the other three binaries' start-up check (`--others`).
+    "DynamoDB_20120810.Scan": {"Items": [], "Count": 0, "ScannedCount": 0},
+    "CodePipeline_20150709.GetPipelineExecution": {"pipelineExecution": {
+        "pipelineName": "approvalc-deploy-prod", "pipelineVersion": 1,
+        "pipelineExecutionId": "01234567-0123-0123-0123-012345678901", "status": "InProgress",
+        "variables": [{"name": "correlation_id", "resolvedValue": CID}]}},
 }
 RECORDED_BYTES = {k: json.dumps(v).encode() for k, v in RECORDED.items()}
 STS_IDENTITY = (
@@ -153,7 +163,7 @@ class Handler(BaseHTTPRequestHandler):
             except queue.Empty:
                 return self.reply(500, "{}")
             self.server.state.served[req_id] = time.perf_counter()
-            return self.reply(200, EVENT_BYTES, "application/json", [
+            return self.reply(200, self.server.event, "application/json", [
                 ("Lambda-Runtime-Aws-Request-Id", req_id),
                 ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000)),
                 ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN),
@@ -192,9 +202,10 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self):
+    def __init__(self, event=EVENT_BYTES):
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = State()
+        self.event = event
 
     def handle_error(self, request, client_address):
         pass  # clients closing keep-alive connections at exit
@@ -259,10 +270,10 @@ def base_env(port):
     return env
 
 
-def drive(argv, events, accept, extra_env=()):
+def drive(argv, events, accept, extra_env=(), event=EVENT_BYTES):
     """Start one handler process against a fresh server, feed it `events` events; figures
     for that process."""
-    server = Server()
+    server = Server(event)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         result = drive_on(server, argv, events, accept, extra_env)
@@ -292,6 +303,7 @@ def drive_on(server, argv, events, accept, extra_env):
                 raise SystemExit(f"{argv[0]}: no answer within 120 s (exit code {proc.poll()})")
             if kind != "response" or not accept(body):
                 raise SystemExit(f"{argv[0]} answered {kind}: {body[:300]!r}")
+            last_body = body
             if i == 0:
                 cold = t_done - start
                 cpu_after_first = cpu_seconds(proc.pid)
@@ -307,7 +319,8 @@ def drive_on(server, argv, events, accept, extra_env):
         proc.wait(timeout=10)
     return {"cold_s": cold, "latencies_s": latencies, "peak_rss_kib": hwm,
             "rss_anon_kib": rss_split["RssAnon"], "rss_file_kib": rss_split["RssFile"],
-            "threads": threads, "cpu_per_warm_event_s": cpu_warm / max(1, events - 1)}
+            "threads": threads, "cpu_per_warm_event_s": cpu_warm / max(1, events - 1),
+            "last_answer": last_body.decode("utf-8", "replace")}
 
 
 def seed_handler_source(seed_path):
@@ -337,6 +350,46 @@ def default_python():
     return venv if os.path.exists(venv) else sys.executable
 
 
+def fixture_bytes(name):
+    with open(os.path.join(ROOT, "runtime", "tests", "fixtures", name), "rb") as f:
+        return f.read()
+
+
+# The other three binaries, each with an event that takes it through real SDK calls against
+# the recorded answers: the pipeline's token item is the SSM one (→ ignored, mismatch), the
+# automation has ended (→ cleaned_up, nothing pending), the table is empty (→ scanned 0).
+OTHERS = {
+    "codepipeline-callback": ("codepipeline-approval-succeeded.json", b'"mismatch"'),
+    "cleanup": ("states-ssm-child-aborted.json", b'"nothing_pending"'),
+    "reconciler": (None, b'"scanned":0'),
+}
+SCHEDULED = json.dumps({
+    "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+    "source": "aws.events", "account": ACCOUNT, "time": "2026-12-02T04:00:00Z",
+    "region": "us-east-1", "resources": [], "detail": {}}).encode()
+
+
+def start_others(zip_dir, tmp):
+    """Cold start, first answer and peak RSS of the other three zips (one event each)."""
+    out = {}
+    for name, (fixture, expect) in OTHERS.items():
+        path = os.path.join(zip_dir, f"approvalc-{name}.zip")
+        if not os.path.exists(path):
+            out[name] = "zip missing"
+            continue
+        dest = os.path.join(tmp, name)
+        with zipfile.ZipFile(path) as z:
+            z.extract("bootstrap", dest)
+        exe = os.path.join(dest, "bootstrap")
+        os.chmod(exe, 0o755)
+        event = fixture_bytes(fixture) if fixture else SCHEDULED
+        r = drive([exe], 1, lambda body, e=expect: e in body, event=event)
+        out[name] = {"zip_bytes": os.path.getsize(path), "cold_ms": r["cold_s"] * 1e3,
+                     "peak_rss_mib": r["peak_rss_kib"] / 1024,
+                     "aws_calls": r["aws_calls"], "answer": r["last_answer"]}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--zip", default=os.path.join(ROOT, "dist", "lambda", "x86_64",
@@ -346,6 +399,8 @@ def main():
     ap.add_argument("--events", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", help="also write the report here")
+    ap.add_argument("--no-others", action="store_true",
+                    help="skip the start-up check of the other three zips next to --zip")
     ap.add_argument("--rust-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the Rust process (experiments)")
     args = ap.parse_args()
@@ -375,11 +430,12 @@ def main():
             for name, (argv, accept, extra_env) in runners.items():
                 results[name].append(drive(argv, args.events, accept, extra_env))
         bootstrap_bytes = os.path.getsize(bootstrap)
+        others = {} if args.no_others else start_others(os.path.dirname(args.zip), tmp)
 
     report = {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "events_per_run": args.events, "runs": args.runs,
               "zip_bytes": os.path.getsize(args.zip), "bootstrap_bytes": bootstrap_bytes,
-              "python": args.python}
+              "python_interpreter": args.python, "other_zips": others}
     for name, runs in results.items():
         report[name] = {
             "cold_ms": statistics.median(r["cold_s"] for r in runs) * 1e3,
