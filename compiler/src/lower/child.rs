@@ -75,7 +75,12 @@ pub fn machine(kind: ChildKind, table: &str) -> StateMachine {
         }
     }
     states.insert("WaitForDecision".to_owned(), wait_for_decision(kind, table));
-    states.insert("Decided".to_owned(), decided());
+    if kind == ChildKind::Action {
+        states.insert("Decided".to_owned(), action_succeeded());
+        states.insert("ActionFailed".to_owned(), action_failed());
+    } else {
+        states.insert("Decided".to_owned(), decided());
+    }
     if kind != ChildKind::Codepipeline {
         states.insert("StopAutomation".to_owned(), stop_automation());
     }
@@ -283,6 +288,15 @@ fn wait_for_decision(kind: ChildKind, table: &str) -> State {
         result_path: Some(Some("$.failure".to_owned())),
         next: on_timeout.to_owned(),
     }];
+    if kind == ChildKind::Action {
+        // An automation that failed or was cancelled rejects the stage; the record keeps
+        // the runtime's cause (automation id, document, failure message; no token).
+        task.catch.push(Catcher {
+            error_equals: ACTION_FAILURES.iter().map(|&e| e.to_owned()).collect(),
+            result_path: Some(Some("$.failure".to_owned())),
+            next: "ActionFailed".to_owned(),
+        });
+    }
     State::Task(Box::new(task))
 }
 
@@ -319,6 +333,60 @@ fn decided() -> State {
                 .with_path("decided_at", "$.decision.decided_at")
                 .with_path("account", "$.stage.account")
                 .with_path("rule", "$.decision.rule"),
+        ),
+        transition: Transition::End,
+        ..PassState::default()
+    })
+}
+
+/// What the runtime sends with `SendTaskFailure` for an action automation that ended
+/// other than Success (docs/token-handling.md "Action result"); `Approval.TimedOut` is
+/// handled like a timed-out approval.
+const ACTION_FAILURES: [&str; 3] = [
+    "Approval.AutomationFailed",
+    "Approval.Cancelled",
+    "Approval.Malformed",
+];
+
+/// An action's automation succeeded: the runtime sent `{"status": "succeeded",
+/// "automation_execution_id", "outputs", "finished_at"}`, and the stage is approved (no
+/// approvers: nobody decided, the automation ran).
+fn action_succeeded() -> State {
+    State::Pass(PassState {
+        parameters: Some(
+            Payload::new()
+                .with_path("stage", "$.stage.id")
+                .with_str("decision", "approved")
+                .with("approvers", Field::Static(json!([])))
+                .with("comment", Field::Static(json!(null)))
+                .with_path("decided_at", "$.decision.finished_at")
+                .with_path("account", "$.stage.account")
+                .with("rule", Field::Static(json!(null)))
+                .with_path(
+                    "automation_execution_id",
+                    "$.decision.automation_execution_id",
+                )
+                .with_path("outputs", "$.decision.outputs"),
+        ),
+        transition: Transition::End,
+        ..PassState::default()
+    })
+}
+
+/// An action's automation failed or was cancelled: the stage is rejected, the comment
+/// holds the runtime's cause.
+fn action_failed() -> State {
+    State::Pass(PassState {
+        parameters: Some(
+            Payload::new()
+                .with_path("stage", "$.stage.id")
+                .with_str("decision", "rejected")
+                .with("approvers", Field::Static(json!([])))
+                .with_path("comment", "$.failure.Cause")
+                .with_path("decided_at", "$$.State.EnteredTime")
+                .with_path("account", "$.stage.account")
+                .with("rule", Field::Static(json!(null)))
+                .with_path("error", "$.failure.Error"),
         ),
         transition: Transition::End,
         ..PassState::default()

@@ -307,6 +307,15 @@ pub(super) fn sequence_events(model: &Model, nodes: &[Node]) -> u64 {
     nodes.iter().map(|n| node_events(model, n)).sum::<u64>() + done
 }
 
+/// Branch `k` of a `Parallel`: branches after the first end with an `_Out` Pass instead
+/// of a stage's `_Done`.
+fn branch_events(model: &Model, k: usize, branch: &[Node]) -> u64 {
+    if k == 0 {
+        return sequence_events(model, branch);
+    }
+    branch.iter().map(|n| node_events(model, n)).sum::<u64>() + PASS_EVENTS
+}
+
 fn node_events(model: &Model, node: &Node) -> u64 {
     match node {
         Node::Stage(i) => model.stages.get(*i).map_or(0, stage_events),
@@ -314,7 +323,8 @@ fn node_events(model: &Model, node: &Node) -> u64 {
             PARALLEL_EVENTS
                 + branches
                     .iter()
-                    .map(|b| sequence_events(model, b))
+                    .enumerate()
+                    .map(|(k, b)| branch_events(model, k, b))
                     .sum::<u64>()
         }
         Node::Part(_) => PART_TASK_EVENTS,
@@ -347,8 +357,10 @@ pub(super) fn stage_bytes(model: &Model, index: usize) -> usize {
     let mut states = IndexMap::new();
     builder.emit_stage(index, Transition::End, &mut states);
     let seed = model.stages.get(index).map_or(0, |stage| {
-        // `"key":{record},` in the machine's `Prepare`.
-        stage_key(stage.id.as_str()).len() + 4 + stage_record(stage, "cancelled").to_string().len()
+        let key = stage_key(stage.id.as_str()).len();
+        // `"key":{record},` in the machine's `Prepare`, and `"key.$":"$.stages.key",` in
+        // the `_Out` state when the stage is in a branch after the first.
+        key + 4 + stage_record(stage, "cancelled").to_string().len() + 2 * key + 17
     });
     serde_json::to_string(&states).map_or(0, |s| s.len()) + seed
 }
@@ -463,7 +475,7 @@ impl Builder<'_> {
             match node {
                 Node::Stage(i) => self.emit_stage(*i, next, states),
                 Node::Parallel { name, branches } => {
-                    let parallel = self.emit_parallel(branches, next);
+                    let parallel = self.emit_parallel(name, branches, next);
                     states.insert(name.clone(), parallel);
                 }
                 Node::Part(index) => self.emit_part(*index, next, states),
@@ -471,16 +483,25 @@ impl Builder<'_> {
         }
     }
 
-    fn emit_parallel(&mut self, branches: &[Vec<Node>], next: Transition) -> State {
+    /// A `Parallel` whose result merges the branches' records. Every branch starts from the
+    /// same records, which hold a `cancelled` placeholder for every stage not run yet, so a
+    /// later branch's placeholders would overwrite an earlier branch's real records: the
+    /// first branch returns all its records, every other branch ends with `<name>_Out<i>`,
+    /// which keeps only the records of its own stages (all present when it succeeds).
+    fn emit_parallel(&mut self, name: &str, branches: &[Vec<Node>], next: Transition) -> State {
         let mut asl_branches = Vec::new();
-        for branch in branches {
+        for (k, branch) in branches.iter().enumerate() {
             let mut states = IndexMap::new();
             let entry = branch.first().map(|n| self.entry(n)).unwrap_or_default();
-            self.emit_sequence(branch, Transition::End, &mut states);
+            if k == 0 {
+                self.emit_sequence(branch, Transition::End, &mut states);
+            } else {
+                let out = format!("{name}_Out{k}");
+                self.emit_sequence(branch, Transition::Next(out.clone()), &mut states);
+                states.insert(out, self.branch_out(branch));
+            }
             asl_branches.push(Branch::new(entry, states));
         }
-        // Every branch starts from the same records and adds its own, so a shallow merge
-        // of all branch outputs holds every record.
         let mut merge = "$[0].stages".to_owned();
         for i in 1..asl_branches.len() {
             merge = format!("States.JsonMerge({merge}, $[{i}].stages, false)");
@@ -494,6 +515,59 @@ impl Builder<'_> {
         );
         parallel.result_path = Some(Some("$".to_owned()));
         State::Parallel(Box::new(parallel))
+    }
+
+    /// The last state of a branch after the first: its own records only.
+    fn branch_out(&self, branch: &[Node]) -> State {
+        let mut own = Payload::new();
+        for key in self.own_keys(branch) {
+            own.insert(
+                key.clone(),
+                Field::Dynamic(Expr::Path(format!("$.stages.{key}"))),
+            );
+        }
+        State::Pass(PassState {
+            parameters: Some(
+                Payload::new()
+                    .with_path("input", "$.input")
+                    .with_path("run", "$.run")
+                    .with("stages", Field::Object(own)),
+            ),
+            transition: Transition::End,
+            ..PassState::default()
+        })
+    }
+
+    /// The record keys a sequence writes: its stages', and per part it starts the part's
+    /// summary and exports.
+    fn own_keys(&self, nodes: &[Node]) -> Vec<String> {
+        let mut keys = Vec::new();
+        for node in nodes {
+            match node {
+                Node::Stage(i) => {
+                    if let Some(stage) = self.model.stages.get(*i) {
+                        keys.push(stage_key(stage.id.as_str()));
+                    }
+                }
+                Node::Parallel { branches, .. } => {
+                    for branch in branches {
+                        keys.extend(self.own_keys(branch));
+                    }
+                }
+                Node::Part(index) => {
+                    if let Some(part) = self.plan.parts.get(*index) {
+                        keys.extend(
+                            part.exports
+                                .iter()
+                                .filter_map(|&e| self.model.stages.get(e))
+                                .map(|s| stage_key(s.id.as_str())),
+                        );
+                        keys.push(part.key());
+                    }
+                }
+            }
+        }
+        keys
     }
 
     /// Starts a part machine and waits for it (`startExecution.sync:2`): `Part_<n>` →

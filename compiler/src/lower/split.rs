@@ -211,7 +211,8 @@ impl Planner<'_> {
         let inner: Weight = branches.iter().map(|b| self.sequence_weight(b)).sum();
         inner
             + Weight {
-                events: 4,
+                // The Parallel's own 4, and an `_Out` Pass per branch after the first.
+                events: 4 + 2 * branches.len().saturating_sub(1) as u64,
                 bytes: PARALLEL_BYTES + BRANCH_BYTES * branches.len(),
                 payload: 0,
             }
