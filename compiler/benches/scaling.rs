@@ -117,6 +117,8 @@ struct Row {
     /// This and the rest are `None` above `lower-max=N` stages.
     lower_ast: Option<Time>,
     parent_bytes: Option<usize>,
+    /// Part machines the parent was split into, and the largest one's definition bytes.
+    parts: Option<(usize, usize)>,
     quota_codes: Option<Vec<&'static str>>,
 }
 
@@ -179,6 +181,11 @@ fn row(shape: &str, generate: common::Shape, n: usize, lower: bool) -> Row {
             .as_ref()
             .map_or(0, |a| a.manifest.parent.definition_bytes)
     });
+    let parts = first.as_ref().and_then(|(_, lowered)| {
+        let parts = &lowered.artifacts.as_ref()?.manifest.parts;
+        let largest = parts.iter().map(|p| p.definition_bytes).max().unwrap_or(0);
+        Some((parts.len(), largest))
+    });
     let quota_codes = first.as_ref().map(|(_, lowered)| {
         lowered
             .diagnostics
@@ -204,6 +211,7 @@ fn row(shape: &str, generate: common::Shape, n: usize, lower: bool) -> Row {
         check_ast: measure(|| approvalc_compiler::check_workflow(&workflow)),
         lower_ast,
         parent_bytes,
+        parts,
         quota_codes,
     }
 }
@@ -230,9 +238,9 @@ fn ratio(a: Option<Time>, b: Option<Time>) -> String {
 fn print_header(shape: &str) {
     println!("\n### {shape}\n");
     println!(
-        "| stages | YAML bytes | YAML scan | serde-saphyr → Value | **parse+check** | ×saphyr | growth | **parse+check+lower+render** | ×saphyr | growth | check (AST) | growth | check+lower+render (AST) | growth | wall parse+check / compile | parent bytes | % of 1 MiB | quota errors |"
+        "| stages | YAML bytes | YAML scan | serde-saphyr → Value | **parse+check** | ×saphyr | growth | **parse+check+lower+render** | ×saphyr | growth | check (AST) | growth | check+lower+render (AST) | growth | wall parse+check / compile | parent bytes | % of 1 MiB | parts | largest part bytes | quota errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 }
 
 fn print_row(r: &Row, before: Option<&Row>) {
@@ -242,7 +250,7 @@ fn print_row(r: &Row, before: Option<&Row>) {
         _ => "—".to_owned(),
     };
     println!(
-        "| {} | {} | {} | {} | **{}** | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | **{}** | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         r.n,
         r.yaml_bytes,
         show(r.scan),
@@ -263,6 +271,8 @@ fn print_row(r: &Row, before: Option<&Row>) {
             "{:.1}",
             b as f64 * 100.0 / 1_048_576.0
         )),
+        r.parts.map_or("—".to_owned(), |(n, _)| n.to_string()),
+        r.parts.map_or("—".to_owned(), |(_, b)| b.to_string()),
         match &r.quota_codes {
             None => "—".to_owned(),
             Some(codes) if codes.is_empty() => "none".to_owned(),
