@@ -221,6 +221,9 @@ async fn send(
             })
         }
         Err(SfnError::Other(message)) => {
+            // AWS validation errors quote the offending value ("Value '…' at 'taskToken'"):
+            // the message goes to the log and back to Lambda, so the token comes out first.
+            let message = message.replace(token.expose(), "<redacted>");
             error!(correlation_id = %id, error = %message, "Step Functions call failed; releasing the claim");
             if let Err(e) = ctx.tokens.release(id).await {
                 error!(correlation_id = %id, error = %e, "could not release the claim");

@@ -1259,3 +1259,28 @@ async fn reconciler_resolves_ended_pipeline_approvals_and_timed_out_automations(
     );
     assert_eq!(failure(&w).0, "Approval.TimedOut");
 }
+
+#[tokio::test]
+async fn a_step_functions_error_quoting_the_token_is_scrubbed_before_logging() {
+    let w = World::new();
+    w.tokens.put(item("ssm"));
+    w.ssm.insert(automation(
+        AutomationStatus::Success,
+        Some("Approved"),
+        vec![decision_json(BOB, "Approve", "")],
+    ));
+    // The shape of a real ValidationException: it quotes the value it refused.
+    *w.sfn.outage.lock().unwrap() = Some(format!(
+        "ValidationException: 1 validation error detected: Value '{TOKEN}' at 'taskToken' failed to satisfy constraint"
+    ));
+
+    let err = ssm_event(&w, "ssm-execution-success.json")
+        .await
+        .unwrap_err();
+
+    let returned = err.to_string();
+    assert!(returned.contains("ValidationException"), "{returned}");
+    assert!(!returned.contains(TOKEN), "returned to Lambda: {returned}");
+    assert!(!w.tokens.item(CID).unwrap().is_decided(), "claim released");
+    w.logs.assert_clean(&[]);
+}
