@@ -12,7 +12,7 @@
 //! Tests: unit tests per check in `src/check/tests.rs` (one line each), `tests/broken.rs`
 //! runs every `tests/broken/*.yaml` against the code and position in its first line,
 //! `tests/workflows.rs` checks every example in `workflows/`, `tests/props.rs` feeds random
-//! graphs and mutated workflows; `benches/check.rs` times parse + check up to 10,000 stages.
+//! graphs and mutated workflows; `benches/scaling.rs` times parse + check (+ lower + render) up to 10,000 stages against a YAML-load baseline (docs/bench-compile.md); `benches/check.rs` and `benches/lower.rs` are criterion regression benches.
 
 mod check;
 pub mod codes;
