@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use approvalc_compiler::lower::Manifest;
+use approvalc_compiler::lower::artifacts::PartEntry;
 use approvalc_engine::Machine;
 use approvalc_event_pattern::Pattern;
 use serde::{Deserialize, Serialize};
@@ -132,6 +133,7 @@ impl Deployment {
             faults,
         };
         deployment.load_workflow_files(files, &json)?;
+        deployment.load_parts(&json)?;
         Ok(deployment)
     }
 
@@ -175,6 +177,51 @@ impl Deployment {
         // The parent's own account also holds the parent machine.
         let _ = files;
         Ok(())
+    }
+
+    /// A split workflow's part machines (`manifest.parts`) are deployed in the home account
+    /// beside the parent, under their own names, whether or not it is bootstrapped (they are
+    /// the workflow's, not the bootstrap's).
+    fn load_parts(
+        &mut self,
+        json: &dyn Fn(&str) -> Result<Value, LocalError>,
+    ) -> Result<(), LocalError> {
+        let home = self.manifest.home.id.clone();
+        for part in &self.manifest.parts {
+            let machine = load_machine(&json(&part.definition)?, &format!("part `{}`", part.name))?;
+            let Some(account) = self.accounts.get_mut(&home) else {
+                return Err(LocalError::Artifacts(format!(
+                    "part `{}`: the home account {home} is not in the manifest",
+                    part.name
+                )));
+            };
+            account
+                .machines
+                .insert(part.name.clone(), Arc::new(machine));
+        }
+        Ok(())
+    }
+
+    /// The role an execution of `machine` in `account_id` runs as: a part runs as the role
+    /// the manifest gives it (the parent's); a bootstrap child as its `<machine>-machine`.
+    pub fn execution_role(&self, account_id: &str, machine: &str) -> String {
+        if account_id == self.manifest.home.id
+            && let Some(part) = self.part(machine)
+        {
+            return part.role_arn.clone();
+        }
+        let name = format!("{machine}-machine");
+        self.account(account_id)
+            .and_then(|a| a.roles.get(&name))
+            .map_or_else(
+                || format!("arn:aws:iam::{account_id}:role/{name}"),
+                |r| r.arn.clone(),
+            )
+    }
+
+    /// The part machine named `name`, if the workflow was split.
+    pub fn part(&self, name: &str) -> Option<&PartEntry> {
+        self.manifest.parts.iter().find(|p| p.name == name)
     }
 
     /// The account with this id.

@@ -2,6 +2,8 @@
 //! the parent's output once it ended, and from the live executions and pending requests
 //! while it runs. Rendered by the CLI (human tree or JSON).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use approvalc_engine::Status;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -60,26 +62,31 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 impl RunReport {
     pub fn of(world: &World) -> Self {
         let manifest = &world.deployment().manifest;
-        let (decision, error, output) = match world.status() {
-            Status::Succeeded { output } => (text(output.get("decision")), None, Some(output)),
+        let (decision, error) = match world.status() {
+            Status::Succeeded { output } => (text(output.get("decision")), None),
             Status::Failed { error, cause } | Status::TimedOut { error, cause } => (
                 Some("rejected".to_owned()),
                 Some(match cause {
                     Some(c) => format!("{error}: {c}"),
                     None => error.clone(),
                 }),
-                None,
             ),
             Status::Aborted => (
                 Some("rejected".to_owned()),
                 Some("the run was stopped".into()),
-                None,
             ),
-            Status::Running => (None, None, None),
+            Status::Running => (None, None),
         };
-        let recorded: Option<&Map<String, Value>> = output
-            .and_then(|o| o.get("stages"))
-            .and_then(Value::as_object);
+        // The machine that runs a stage holds its record: the parent, or the part the
+        // manifest names (a split workflow's parent output only has `Part_<n>` summaries).
+        let machines: BTreeMap<Option<&str>, Option<&Map<String, Value>>> = manifest
+            .stages
+            .iter()
+            .map(|s| s.part.as_deref())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|part| (part, world.machine_records(part)))
+            .collect();
         let pending = world.pending();
         let skipped = world.skipped_stages();
         let stages = manifest
@@ -103,6 +110,7 @@ impl RunReport {
                     attempt: None,
                     pending: None,
                 };
+                let recorded = machines.get(&s.part.as_deref()).copied().flatten();
                 if let Some(record) = recorded.and_then(|r| r.get(&key)) {
                     fill(&mut report, record);
                     if let Some(cause) = world.services().start_failures.get(&s.id)

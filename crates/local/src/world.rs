@@ -117,17 +117,6 @@ pub struct Pending {
 
 const SKIP_SUFFIX: &str = "_Skip";
 
-fn child_role_arn(deployment: &Deployment, account_id: &str, machine: &str) -> String {
-    let name = format!("{machine}-machine");
-    deployment
-        .account(account_id)
-        .and_then(|a| a.roles.get(&name))
-        .map_or_else(
-            || format!("arn:aws:iam::{account_id}:role/{name}"),
-            |r| r.arn.clone(),
-        )
-}
-
 fn mix(seed: u64, text: &str) -> u64 {
     text.bytes().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -330,10 +319,14 @@ impl World {
             ..
         } = self;
         let entry = execs.get_mut(i)?;
-        let machine_arn = format!(
-            "arn:aws:states:{}:{}:stateMachine:{}",
-            deployment.manifest.region, entry.meta.account_id, entry.meta.machine_name
-        );
+        // A part's own ARN (the `sts:ExternalId` its cross-account stages' roles trust).
+        let machine_arn = match deployment.part(&entry.meta.machine_name) {
+            Some(part) if entry.meta.account_id == deployment.manifest.home.id => part.arn.clone(),
+            _ => format!(
+                "arn:aws:states:{}:{}:stateMachine:{}",
+                deployment.manifest.region, entry.meta.account_id, entry.meta.machine_name
+            ),
+        };
         let mut tasks = Tasks {
             deployment,
             svc,
@@ -391,7 +384,9 @@ impl World {
             );
             return;
         };
-        let role_arn = child_role_arn(&self.deployment, &request.account_id, &request.machine_name);
+        let role_arn = self
+            .deployment
+            .execution_role(&request.account_id, &request.machine_name);
         let config = ExecutionConfig {
             state_machine_name: request.machine_name.clone(),
             execution_name: request.name.clone(),
@@ -399,7 +394,15 @@ impl World {
             region: self.deployment.manifest.region.clone(),
             role_arn: role_arn.clone(),
             start_time_ms: self.now_ms,
-            seed: mix(self.config.seed, &request.name),
+            // Every execution of the run gets its own seed: the parts all share the run id
+            // as their name, so the name alone would give them the same `States.UUID`s.
+            seed: mix(
+                self.config.seed,
+                &format!(
+                    "{}:{}:{}",
+                    request.account_id, request.machine_name, request.name
+                ),
+            ),
             record_history: self.config.record_history,
             ..ExecutionConfig::default()
         };
@@ -826,23 +829,51 @@ impl World {
         Ok(())
     }
 
-    /// Stage ids that the parent skipped (`when` was false), from its history.
+    /// Stage ids that the parent or a part skipped (`when` was false), from their histories.
     pub fn skipped_stages(&self) -> BTreeSet<String> {
-        let Some(parent) = self.execs.first() else {
-            return BTreeSet::new();
-        };
-        let history = parent.exec.history_json();
-        history
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| {
-                e.pointer("/stateEnteredEventDetails/name")
-                    .and_then(Value::as_str)
+        self.execs
+            .iter()
+            .filter(|e| e.meta.parent.is_none() || self.is_part(&e.meta))
+            .flat_map(|e| {
+                let history = e.exec.history_json();
+                history
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| {
+                        e.pointer("/stateEnteredEventDetails/name")
+                            .and_then(Value::as_str)
+                    })
+                    .filter_map(|name| name.strip_suffix(SKIP_SUFFIX))
+                    .map(ToOwned::to_owned)
+                    .collect::<Vec<_>>()
             })
-            .filter_map(|name| name.strip_suffix(SKIP_SUFFIX))
-            .map(ToOwned::to_owned)
             .collect()
+    }
+
+    /// The execution is one of the run's part machines (home account, a name in
+    /// `manifest.parts`).
+    fn is_part(&self, meta: &ExecMeta) -> bool {
+        meta.account_id == self.deployment.manifest.home.id
+            && self.deployment.part(&meta.machine_name).is_some()
+    }
+
+    /// The stage records of a machine of the run (`None`: the parent, else a part name) once
+    /// it succeeded: `$.stages` of its output. `Part_<n>` summaries are in there too; callers
+    /// look up stage keys only.
+    pub fn machine_records(&self, part: Option<&str>) -> Option<&serde_json::Map<String, Value>> {
+        let entry = match part {
+            None => self.execs.first(),
+            Some(name) => self
+                .execs
+                .iter()
+                .rev()
+                .find(|e| e.meta.machine_name == name && self.is_part(&e.meta)),
+        }?;
+        match entry.exec.status() {
+            Status::Succeeded { output } => output.get("stages").and_then(Value::as_object),
+            _ => None,
+        }
     }
 }
 
