@@ -67,11 +67,49 @@ fn layered_workflow(stages: usize) -> String {
 
 /// Answers every `.sync:2` stage task at once with an approved child result, so the parent
 /// machine runs alone in the engine: what the parent costs without children, services,
-/// events and handlers.
-struct InstantChildren;
+/// events and handlers. A split workflow's part tasks run the part machine (recursively,
+/// with the same answers), since parts are the parent cut into pieces.
+struct InstantChildren<'a> {
+    deployment: &'a Deployment,
+}
 
-impl TaskHandler for InstantChildren {
+impl TaskHandler for InstantChildren<'_> {
     fn invoke(&mut self, request: &TaskRequest<'_>) -> TaskOutcome {
+        let arn = request.input["StateMachineArn"]
+            .as_str()
+            .unwrap_or_default();
+        let part = self.deployment.manifest.parts.iter().find(|p| p.arn == arn);
+        if let Some(part) = part {
+            let d = self.deployment;
+            let Some(machine) = d.home().and_then(|a| a.machines.get(&part.name)).cloned() else {
+                return TaskOutcome::Failure(approvalc_engine::Failure::new(
+                    "States.TaskFailed",
+                    "part not deployed",
+                ));
+            };
+            let config = ExecutionConfig {
+                state_machine_name: part.name.clone(),
+                execution_name: "bench".into(),
+                account: d.manifest.home.id.clone(),
+                region: d.manifest.region.clone(),
+                role_arn: part.role_arn.clone(),
+                record_history: false,
+                ..ExecutionConfig::default()
+            };
+            let mut exec = Execution::start(machine, request.input["Input"].clone(), config);
+            exec.run_to_completion(self);
+            return match exec.status() {
+                Status::Succeeded { output } => TaskOutcome::Success(json!({
+                    "ExecutionArn": format!("arn:aws:states:{}:{}:execution:{}:bench", d.manifest.region, d.manifest.home.id, part.name),
+                    "Output": output,
+                    "Status": "SUCCEEDED",
+                })),
+                other => TaskOutcome::Failure(approvalc_engine::Failure::new(
+                    "States.TaskFailed",
+                    other.name().to_owned(),
+                )),
+            };
+        }
         let stage = request.input.pointer("/Input/stage/id").cloned();
         TaskOutcome::Success(json!({
             "ExecutionArn": "arn:aws:states:ap-northeast-1:111111111111:execution:child:x",
@@ -95,7 +133,7 @@ fn parent_alone(deployment: &Deployment, history: bool) -> (Duration, bool) {
     let input = json!({"input": {"v": "1.0"}, "requester": "arn:aws:iam::111111111111:user/bench"});
     let t = Instant::now();
     let mut exec = Execution::start(deployment.parent.clone(), input, config);
-    exec.run_to_completion(&mut InstantChildren);
+    exec.run_to_completion(&mut InstantChildren { deployment });
     let approved =
         matches!(exec.status(), Status::Succeeded { output } if output["decision"] == "approved");
     (t.elapsed(), approved)
@@ -109,6 +147,8 @@ struct Timed {
     parent_alone: Duration,
     transitions: u64,
     executions: usize,
+    /// Part machines of a split workflow (0: the parent is one machine).
+    parts: usize,
     events: usize,
     handler_calls: usize,
     decision: String,
@@ -166,6 +206,7 @@ fn end_to_end(source: &str, input: &Value, record_history: bool) -> Result<Timed
         parent_alone,
         transitions: world.transitions(),
         executions: world.executions().count(),
+        parts: world.deployment().manifest.parts.len(),
         events: world.services().published.len(),
         handler_calls: world.handler_calls().len(),
         decision: report.decision.unwrap_or_default(),
@@ -321,7 +362,7 @@ fn main() -> Result<(), String> {
     );
     let _ = writeln!(
         out,
-        "| stages | history | compile | deploy (load artifacts) | simulate (wall) | simulate (CPU) | per stage (CPU) | parent alone (CPU) | transitions | executions | bus events | handler calls | decision |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| stages | history | compile | deploy (load artifacts) | simulate (wall) | simulate (CPU) | per stage (CPU) | parent alone (CPU) | parts | transitions | executions | bus events | handler calls | decision |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for &stages in &sizes {
         let source = layered_workflow(stages);
@@ -346,7 +387,7 @@ fn main() -> Result<(), String> {
             let per_stage = cpu / u32::try_from(stages).unwrap_or(1).max(1);
             let _ = writeln!(
                 out,
-                "| {stages} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {stages} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 if history { "on" } else { "off" },
                 ms(median(runs.iter().map(|r| r.compile).collect())),
                 ms(median(runs.iter().map(|r| r.deploy).collect())),
@@ -354,6 +395,7 @@ fn main() -> Result<(), String> {
                 ms(cpu),
                 ms(per_stage),
                 ms(median(runs.iter().map(|r| r.parent_alone).collect())),
+                last.parts,
                 last.transitions,
                 last.executions,
                 last.events,

@@ -111,7 +111,14 @@ impl RunReport {
                     pending: None,
                 };
                 let recorded = machines.get(&s.part.as_deref()).copied().flatten();
-                if let Some(record) = recorded.and_then(|r| r.get(&key)) {
+                // A `cancelled` placeholder only says no record reached the machine's end
+                // (a failing `Parallel` drops its other branches' outputs, as on AWS): what
+                // the executions show (a child's result, a skip, a pending request) is
+                // better evidence.
+                let record = recorded
+                    .and_then(|r| r.get(&key))
+                    .filter(|r| !is_placeholder(r));
+                if let Some(record) = record {
                     fill(&mut report, record);
                     if let Some(cause) = world.services().start_failures.get(&s.id)
                         && report.error.is_some()
@@ -213,6 +220,12 @@ fn fill(report: &mut StageReport, record: &Value) {
     report.rule = text(record.get("rule"));
     report.error = text(record.get("error"));
     report.attempt = text(record.get("attempt"));
+}
+
+/// The record the compiled machines start every stage with, before it runs.
+fn is_placeholder(record: &Value) -> bool {
+    record.get("decision").and_then(Value::as_str) == Some("cancelled")
+        && record.get("decided_at").is_none_or(Value::is_null)
 }
 
 /// The record of the latest finished child of a stage while the run is still going.

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 const START: i64 = 1_704_067_200_000;
 const ACCOUNTS: [(&str, &str); 2] = [("ops", "111111111111"), ("prod", "222222222222")];
-const STAGES: usize = 1100;
-const WIDTH: usize = 1;
+const STAGES: usize = 1000;
+const WIDTH: usize = 10;
 
 /// `STAGES` stages in layers of `WIDTH` parallel stages, each needing the whole layer
 /// before; every third stage runs in the prod account (cross-account, through an execute
