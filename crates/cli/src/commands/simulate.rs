@@ -288,8 +288,19 @@ pub fn tree(report: &RunReport, deployment: &Deployment) -> String {
     if let Some(error) = &report.error {
         out.push_str(&format!("  error: {error}\n"));
     }
+    // A split workflow's part tasks are drawn as the part's own stages, in place.
+    let parts: std::collections::BTreeMap<String, &Value> = deployment
+        .manifest
+        .parts
+        .iter()
+        .filter_map(|p| {
+            let machine = deployment.home()?.machines.get(&p.name)?;
+            Some((p.arn.clone(), machine.source()))
+        })
+        .collect();
     let shape = shape(
         deployment.parent.source(),
+        &parts,
         &deployment
             .manifest
             .stages
@@ -310,9 +321,13 @@ pub enum Node {
 
 /// Reads the series-parallel shape back from the parent definition (stage tasks write
 /// `$.stages.<key>`; `Parallel` states hold branches).
-fn shape(definition: &Value, ids: &[String]) -> Vec<Node> {
+fn shape(
+    definition: &Value,
+    parts: &std::collections::BTreeMap<String, &Value>,
+    ids: &[String],
+) -> Vec<Node> {
     let mut seen = std::collections::BTreeSet::new();
-    let mut nodes = walk(definition, ids, &mut seen);
+    let mut nodes = walk(definition, parts, ids, &mut seen);
     // Anything the walk missed is still shown.
     for id in ids {
         if !seen.contains(id) {
@@ -322,7 +337,12 @@ fn shape(definition: &Value, ids: &[String]) -> Vec<Node> {
     nodes
 }
 
-fn walk(graph: &Value, ids: &[String], seen: &mut std::collections::BTreeSet<String>) -> Vec<Node> {
+fn walk(
+    graph: &Value,
+    parts: &std::collections::BTreeMap<String, &Value>,
+    ids: &[String],
+    seen: &mut std::collections::BTreeSet<String>,
+) -> Vec<Node> {
     let mut out = Vec::new();
     let Some(states) = graph.get("States").and_then(Value::as_object) else {
         return out;
@@ -352,10 +372,17 @@ fn walk(graph: &Value, ids: &[String], seen: &mut std::collections::BTreeSet<Str
         {
             out.push(Node::Stage(id.clone()));
         }
+        if let Some(part) = state
+            .pointer("/Parameters/StateMachineArn")
+            .and_then(Value::as_str)
+            .and_then(|arn| parts.get(arn))
+        {
+            out.extend(walk(part, parts, ids, seen));
+        }
         if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
             let inner: Vec<Vec<Node>> = branches
                 .iter()
-                .map(|b| walk(b, ids, seen))
+                .map(|b| walk(b, parts, ids, seen))
                 .filter(|b| !b.is_empty())
                 .collect();
             match inner.len() {
