@@ -179,6 +179,12 @@ pub fn template(account_name: &str, region: &str, account_id: &str) -> Template 
         "CodeKeyPrefix".to_owned(),
         json!({"Type": "String", "Default": "approvalc/lambda/", "Description": "key prefix of the Lambda zips"}),
     );
+    // The zips' architecture is a choice of the machine that built them
+    // (scripts/package-lambdas.sh): x86_64 builds everywhere, arm64 needs the aarch64 std.
+    parameters.insert(
+        "LambdaArchitecture".to_owned(),
+        json!({"Type": "String", "Default": "x86_64", "AllowedValues": ["x86_64", "arm64"], "Description": "architecture of the Lambda zips in CodeBucket"}),
+    );
     Template {
         version: "2010-09-09".to_owned(),
         description: format!(
@@ -394,9 +400,10 @@ fn lambda_resources(
                 "FunctionName": function,
                 "Description": format!("approvalc runtime: {function}"),
                 "Runtime": "provided.al2023",
-                "Architectures": ["arm64"],
+                "Architectures": [{"Ref": "LambdaArchitecture"}],
                 "Handler": "bootstrap",
-                "MemorySize": 256,
+                // Measured peak RSS 13.6-15.0 MiB per handler (docs/bench-runtime.md).
+                "MemorySize": 128,
                 "Timeout": 60,
                 "Role": get_att(&format!("{name}Role"), "Arn"),
                 "Code": {

@@ -15,7 +15,7 @@ use crate::commands::aws::{self, ConnectArgs, Format};
 const AFTER_HELP: &str = "\
 Run it with credentials of ACCOUNT itself (--profile). The Lambda zips must already be in
 --code-bucket under --code-key-prefix (build them with scripts/package-lambdas.sh, upload
-with `aws s3 cp dist/lambda/arm64/ s3://BUCKET/approvalc/lambda/ --recursive`). Running it
+with `aws s3 cp dist/lambda/x86_64/ s3://BUCKET/approvalc/lambda/ --recursive`; arm64 zips need the template parameter LambdaArchitecture=arm64). Running it
 again updates the stack; nothing changes when the template is the same.
 
 Examples:
