@@ -2,6 +2,9 @@
 //! principal (cross-account) requires `sts:ExternalId` = the parent state machine ARN, and
 //! every service trust is scoped to its account.
 
+mod common;
+use common::is_workflow;
+
 use std::path::Path;
 
 use approvalc_compiler::lower::{self, ArtifactKind};
@@ -152,12 +155,4 @@ fn cross_account_stages_assume_their_execute_role() {
             }
         }
     }
-}
-
-/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
-/// that `approvalc test` reads.
-fn is_workflow(path: &std::path::Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }

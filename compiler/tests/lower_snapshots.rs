@@ -4,6 +4,9 @@
 //! Accept changes with `cargo insta review` (or `INSTA_UPDATE=always cargo test -p
 //! approvalc-compiler --test lower_snapshots`) after reading the diff.
 
+mod common;
+use common::is_workflow;
+
 use std::path::{Path, PathBuf};
 
 use approvalc_compiler::lower;
@@ -62,12 +65,4 @@ fn compiling_twice_gives_identical_bytes() {
     for path in workflows() {
         assert_eq!(render(&path), render(&path), "{}", path.display());
     }
-}
-
-/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
-/// that `approvalc test` reads.
-fn is_workflow(path: &std::path::Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }

@@ -5,6 +5,9 @@
 //! templates) on every bootstrap template. The validators are installed by
 //! `scripts/install-tools.sh`; when they are missing this test fails, it never skips.
 
+mod common;
+use common::is_workflow;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -145,14 +148,6 @@ fn compiled_examples_pass_asl_and_cfn_validators() {
     run("check-asl.sh", &out);
     run("check-cfn.sh", &out);
     let _ = std::fs::remove_dir_all(&out);
-}
-
-/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
-/// that `approvalc test` reads.
-fn is_workflow(path: &std::path::Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }
 
 /// A generated 3,000-stage chain is too large for one state machine: its parent and every

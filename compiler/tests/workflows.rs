@@ -1,5 +1,8 @@
 //! Every example in `workflows/` checks without errors and yields a model.
 
+mod common;
+use common::is_workflow;
+
 use std::path::Path;
 
 #[test]
@@ -30,12 +33,4 @@ fn every_example_workflow_checks_clean() {
     }
     assert!(count >= 1, "no workflows found in {}", dir.display());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// A workflow file in `workflows/`: `*.yaml`, but not the scenario files (`*.test.yaml`)
-/// that `approvalc test` reads.
-fn is_workflow(path: &std::path::Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".yaml") && !n.ends_with(".test.yaml"))
 }
