@@ -58,6 +58,58 @@ fn n_shaped_graph_warns_and_names_the_edge() {
 }
 
 #[test]
+fn one_warning_per_stage_names_every_edge_added_to_it() {
+    // A random DAG (each stage needs up to three of the eight before it): not
+    // series-parallel, and several stages get more than one extra edge.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut text = String::new();
+    for i in 0..60usize {
+        let mut needs: Vec<String> = Vec::new();
+        for _ in 0..(if i == 0 { 0 } else { next() % 4 }) {
+            let need = format!("s{}", i.saturating_sub(1 + (next() % 8) as usize));
+            if !needs.contains(&need) {
+                needs.push(need);
+            }
+        }
+        let needs: Vec<&str> = needs.iter().map(String::as_str).collect();
+        text.push_str(&stage(&format!("s{i}"), &needs));
+    }
+    let compiled = compile(&text);
+    assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
+    let edges = &compiled.artifacts.as_ref().unwrap().manifest.extra_edges;
+    let mut afters: Vec<&str> = edges.iter().map(|e| e.after.as_str()).collect();
+    afters.sort_unstable();
+    afters.dedup();
+    assert!(
+        edges.len() > afters.len(),
+        "no stage got two edges: {edges:?}"
+    );
+    let warnings: Vec<_> = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == codes::EXTRA_EDGES)
+        .collect();
+    assert_eq!(warnings.len(), afters.len());
+    for after in afters {
+        let warning = warnings
+            .iter()
+            .find(|w| w.message.starts_with(&format!("stage `{after}` ")))
+            .unwrap_or_else(|| panic!("no warning for {after}"));
+        let help = warning.help.as_deref().unwrap_or_default();
+        for edge in edges.iter().filter(|e| e.after == after) {
+            assert!(help.contains(&format!("`{}`", edge.before)), "{help}");
+        }
+        assert!(!warning.related.is_empty() && warning.related.len() <= 5);
+    }
+}
+
+#[test]
 fn every_rejection_fails_fast_and_is_caught_once() {
     let compiled = compile(
         &[

@@ -24,7 +24,7 @@ pub mod sp;
 pub mod split;
 pub mod ssm;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use approvalc_dsl::Diagnostic;
 
@@ -139,14 +139,11 @@ pub fn lower(model: &Model) -> Lowered {
             };
         }
     };
-    for &(before, after) in &decomposition.extra_edges {
-        diagnostics.push(extra_edge_warning(
-            model,
-            before,
-            after,
-            decomposition.exact,
-        ));
-    }
+    diagnostics.extend(extra_edge_warnings(
+        model,
+        &decomposition.extra_edges,
+        decomposition.exact,
+    ));
     let machines = match build_machines(model, &decomposition.tree) {
         Ok(m) => m,
         Err(err) => {
@@ -372,8 +369,30 @@ fn machine_payload(model: &Model, seeds: &parent::Seeds, ext_refs: &[usize]) -> 
     stages + seeds.parts.len() * 400
 }
 
-fn extra_edge_warning(model: &Model, before: usize, after: usize, exact: bool) -> Diagnostic {
-    let (Some(b), Some(a)) = (model.stages.get(before), model.stages.get(after)) else {
+/// Stages an E083 warning names in its message and points at; the help names them all.
+const EXTRA_EDGE_NAMED: usize = 5;
+
+/// One E083 warning per stage that got extra ordering edges, naming the stages it now also
+/// waits for (a non-series-parallel graph of 1,000 stages can get tens of thousands of
+/// edges; one warning each would bury everything else). `extra` is sorted by `before`.
+fn extra_edge_warnings(model: &Model, extra: &[(usize, usize)], exact: bool) -> Vec<Diagnostic> {
+    let mut waits: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &(before, after) in extra {
+        waits.entry(after).or_default().push(before);
+    }
+    waits
+        .into_iter()
+        .map(|(after, befores)| extra_edge_warning(model, after, &befores, exact))
+        .collect()
+}
+
+fn extra_edge_warning(model: &Model, after: usize, befores: &[usize], exact: bool) -> Diagnostic {
+    let names: Vec<(&str, approvalc_dsl::Span)> = befores
+        .iter()
+        .filter_map(|&b| model.stages.get(b))
+        .map(|s| (s.id.as_str(), s.span))
+        .collect();
+    let Some(a) = model.stages.get(after).filter(|_| !names.is_empty()) else {
         return Diagnostic::warning(codes::EXTRA_EDGES, "ordering edge added", model.name_span);
     };
     let optimal = if exact {
@@ -381,22 +400,48 @@ fn extra_edge_warning(model: &Model, before: usize, after: usize, exact: bool) -
     } else {
         "the graph was split greedily; fewer edges may exist"
     };
-    Diagnostic::warning(
+    let quoted = |list: &[(&str, approvalc_dsl::Span)]| -> Vec<String> {
+        list.iter().map(|(id, _)| format!("`{id}`")).collect()
+    };
+    let shown = names.get(..EXTRA_EDGE_NAMED).unwrap_or(&names);
+    let mut listed = english_list(&quoted(shown));
+    if names.len() > shown.len() {
+        listed = format!(
+            "{} and {} more",
+            quoted(shown).join(", "),
+            names.len() - shown.len()
+        );
+    }
+    let label = match names.as_slice() {
+        [(only, _)] => format!("now also needs `{only}`"),
+        _ => format!("now also needs {} more stages", names.len()),
+    };
+    let mut warning = Diagnostic::warning(
         codes::EXTRA_EDGES,
         format!(
-            "stage `{}` will also wait for `{}`: Step Functions can only run series-parallel stage graphs",
+            "stage `{}` will also wait for {listed}: Step Functions can only run series-parallel stage graphs",
             a.id.as_str(),
-            b.id.as_str()
         ),
         a.span,
     )
-    .with_label(format!("now also needs `{}`", b.id.as_str()))
-    .with_related(b.span, "added as a need of the stage above".to_owned())
-    .with_help(format!(
-        "add `{}` to the `needs` of `{}` to make the order explicit, or change the graph ({optimal})",
-        b.id.as_str(),
+    .with_label(label);
+    for (_, span) in shown {
+        warning = warning.with_related(*span, "added as a need of the stage above".to_owned());
+    }
+    warning.with_help(format!(
+        "add {} to the `needs` of `{}` to make the order explicit, or change the graph ({optimal})",
+        english_list(&quoted(&names)),
         a.id.as_str()
     ))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn english_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn quota_diagnostics(model: &Model, machines: &Machines) -> Vec<Diagnostic> {
