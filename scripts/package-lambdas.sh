@@ -14,8 +14,9 @@
 # (cargo-zigbuild), installed into .tools/cargo-lambda on first use. The Rust std for the
 # target must already be in the toolchain: `rustup target add` downloads from outside the
 # package registries, so a missing target is reported and skipped (exit 3 if no zip at all
-# could be built). Release builds of the AWS SDK take several minutes on 2 cores; this script
-# is not part of the required tests (docs/runtime.md, "Packaging", says how long it takes).
+# could be built). The build uses the workspace's `lambda` profile (root Cargo.toml: size-optimised,
+# fat LTO, one codegen unit, abort on panic, stripped), which takes several minutes on 2 cores;
+# this script is not part of the required tests (docs/runtime.md, "Packaging", says how long).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -74,7 +75,7 @@ for arch in "${ARCHES[@]}"; do
   fi
   lambda_dir="$CARGO_TARGET_DIR/lambda-$arch"
   log "building ${BINS[*]} for $arch ($triple)"
-  (cd "$ROOT" && cargo lambda build --release --quiet \
+  (cd "$ROOT" && cargo lambda build --profile lambda --quiet \
       --package approvalc-runtime --features aws --bins \
       --target "$triple" --output-format zip --lambda-dir "$lambda_dir")
   mkdir -p "$OUT/$arch"

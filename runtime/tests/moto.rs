@@ -1,6 +1,8 @@
-//! The handlers on the AWS SDK ports against moto: real Step Functions executions waiting on
-//! `aws-sdk:dynamodb:putItem.waitForTaskToken` (the child's own token write, as in
-//! docs/token-handling.md) and DynamoDB as the token store. moto has no SSM Automation
+//! The handlers on the runtime's own AWS client (`aws::JsonClient`) against moto: real Step
+//! Functions executions waiting on `aws-sdk:dynamodb:putItem.waitForTaskToken` (the child's
+//! own token write, as in docs/token-handling.md) and DynamoDB as the token store. The set-up
+//! and the checks go through the AWS SDK, an independent client, so what the runtime signs,
+//! sends and reads is checked against moto from both sides. moto has no SSM Automation
 //! execution nor CodePipeline approval API, so those come from the in-memory ports.
 //!
 //! Needs moto (`scripts/install-tools.sh`); fails, never skips, without it.
@@ -10,7 +12,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use approvalc_moto_server::MotoServer;
-use approvalc_runtime::aws::{AwsSfn, DynamoTokenStore};
+use approvalc_runtime::aws::{AwsSfn, DynamoTokenStore, JsonClient, Settings};
 use approvalc_runtime::memory::{ManualClock, MemoryCodePipeline, MemorySsm};
 use approvalc_runtime::outcome::{Decision, FailureCode};
 use approvalc_runtime::ports::{AutomationExecution, AutomationStatus, Sfn, SfnError};
@@ -22,6 +24,8 @@ use common::{ACCOUNT, BOB, Logs, decision_json, fixture};
 use serde_json::json;
 
 struct Moto {
+    /// The runtime's client, as the Lambdas build it (static test credentials, moto's URL).
+    client: JsonClient,
     sfn: aws_sdk_sfn::Client,
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
@@ -127,7 +131,15 @@ async fn moto() -> Moto {
         .send()
         .await
         .unwrap();
+    let client = JsonClient::new(Settings::fixed(
+        "us-east-1",
+        "test",
+        "test",
+        Some(&server.endpoint_url()),
+    ))
+    .unwrap();
     Moto {
+        client,
         sfn,
         dynamodb,
         table,
@@ -195,7 +207,7 @@ impl Moto {
 
     fn store(&self) -> DynamoTokenStore {
         DynamoTokenStore {
-            client: self.dynamodb.clone(),
+            client: self.client.clone(),
             table: self.table.clone(),
         }
     }
@@ -270,7 +282,7 @@ async fn approval_resumes_a_real_waiting_execution_once() {
     let token = stored_token(&m, &cid).await;
 
     let config = Config::for_account(ACCOUNT);
-    let sfn = AwsSfn(m.sfn.clone());
+    let sfn = AwsSfn(m.client.clone());
     let store = m.store();
     let clock = ManualClock::at(chrono::Utc::now());
     let ctx = Ctx {
@@ -332,7 +344,7 @@ async fn timed_out_automation_fails_the_execution_with_the_code() {
     let token = stored_token(&m, &cid).await;
 
     let config = Config::for_account(ACCOUNT);
-    let sfn = AwsSfn(m.sfn.clone());
+    let sfn = AwsSfn(m.client.clone());
     let store = m.store();
     let clock = ManualClock::at(chrono::Utc::now());
     let ctx = Ctx {
@@ -376,7 +388,7 @@ async fn reconciler_scans_dynamodb_and_resolves_only_ended_runs() {
     let (running_cid, running_arn) = m.start_child(&running_id).await;
 
     let config = Config::for_account(ACCOUNT);
-    let sfn = AwsSfn(m.sfn.clone());
+    let sfn = AwsSfn(m.client.clone());
     let store = m.store();
     let clock = ManualClock::at(chrono::Utc::now());
     let ctx = Ctx {

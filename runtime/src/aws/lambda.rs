@@ -12,13 +12,14 @@ use crate::config::Config;
 use crate::ports::SystemClock;
 use crate::resolve::Ctx;
 
-use super::Clients;
+use super::{Clients, JsonClient};
 
 /// Environment variable naming the token table (`approvalc-tokens` when unset).
 pub const TOKEN_TABLE_ENV: &str = "APPROVALC_TOKEN_TABLE";
 
-/// Targets of the SDK stack. At DEBUG/TRACE `aws_smithy_runtime` logs whole requests and
-/// responses (a `SendTaskSuccess` body, a `GetItem` answer): both hold the task token.
+/// Targets of the HTTP and signing stack. At TRACE `aws_sigv4` logs the request it signs
+/// (a `SendTaskSuccess` body holds the task token), and the SDK crates that the tests still use
+/// log whole requests and responses at DEBUG.
 pub fn is_sdk_target(target: &str) -> bool {
     [
         "aws_smithy",
@@ -26,6 +27,7 @@ pub fn is_sdk_target(target: &str) -> bool {
         "aws_runtime",
         "aws_config",
         "aws_credential",
+        "aws_sigv4",
         "hyper",
         "h2",
         "rustls",
@@ -63,11 +65,12 @@ pub fn init_tracing() {
         .init();
 }
 
-/// Clients from the standard AWS config chain.
-pub async fn clients() -> Clients {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// Clients from the Lambda environment (region, credentials, `AWS_ENDPOINT_URL`); an error
+/// names the missing or malformed setting, never a value.
+pub fn clients() -> Result<Clients, String> {
+    let client = JsonClient::from_env()?;
     let table = std::env::var(TOKEN_TABLE_ENV).unwrap_or_else(|_| "approvalc-tokens".into());
-    Clients::new(&config, table)
+    Ok(Clients::new(client, table))
 }
 
 /// The account of the invoked function (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).

@@ -1,14 +1,20 @@
-//! The ports on the AWS SDK for Rust (feature `aws`), and the Lambda glue the binaries share.
+//! The ports on AWS (feature `aws`): Step Functions, SSM, CodePipeline and the DynamoDB token
+//! table through one signed JSON-protocol client ([`client::JsonClient`]), and the Lambda glue
+//! the binaries share ([`lambda`]).
 //!
-//! SDK error messages are turned into [`ServiceError`] / [`SfnError`] text with
-//! `DisplayErrorContext`; none of the requests here echo the task token back, and the token
-//! itself is only ever placed in the `taskToken` field of the two Step Functions calls.
+//! The wire types below hold exactly the fields the handlers read; every field is optional so
+//! an answer missing one reads as empty (and the handler core fails closed on it). Error codes
+//! map to the ports' errors: `TaskTimedOut` / `InvalidToken` / `TaskDoesNotExist` →
+//! [`TokenGone`], `…NotFoundException` → `Ok(None)`, `ConditionalCheckFailedException` → an
+//! already-decided claim. The task token is only ever placed in the `taskToken` field of the
+//! two Step Functions calls and is scrubbed from their error text.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::item::{AttrValue, StoredItem};
 use crate::ports::{
@@ -18,44 +24,39 @@ use crate::ports::{
 };
 use crate::secret::{CorrelationId, TaskToken};
 
+pub mod client;
 pub mod lambda;
 
-fn service_error<E: std::error::Error>(what: &str, e: E) -> ServiceError {
-    ServiceError(format!(
-        "{what}: {}",
-        aws_sdk_sfn::error::DisplayErrorContext(e)
-    ))
+pub use client::{ApiError, ApiErrorKind, JsonClient, Service, Settings};
+
+fn service_error(e: ApiError) -> ServiceError {
+    ServiceError(e.to_string())
 }
 
-/// Step Functions on `aws_sdk_sfn`.
+/// What `SendTaskSuccess` / `SendTaskFailure` errors mean to a callback.
+pub fn sfn_error(e: &ApiError, token: &TaskToken) -> SfnError {
+    match e.code() {
+        Some("TaskTimedOut") => SfnError::TokenGone(TokenGone::TaskTimedOut),
+        Some("InvalidToken") => SfnError::TokenGone(TokenGone::InvalidToken),
+        Some("TaskDoesNotExist") => SfnError::TokenGone(TokenGone::TaskDoesNotExist),
+        // Validation messages quote the refused value.
+        _ => SfnError::Other(e.to_string().replace(token.expose(), "<redacted>")),
+    }
+}
+
+/// Step Functions.
 #[derive(Clone, Debug)]
-pub struct AwsSfn(pub aws_sdk_sfn::Client);
-
-macro_rules! token_gone {
-    ($err:expr) => {{
-        let err = $err;
-        match err.as_service_error() {
-            Some(e) if e.is_task_timed_out() => SfnError::TokenGone(TokenGone::TaskTimedOut),
-            Some(e) if e.is_invalid_token() => SfnError::TokenGone(TokenGone::InvalidToken),
-            Some(e) if e.is_task_does_not_exist() => {
-                SfnError::TokenGone(TokenGone::TaskDoesNotExist)
-            }
-            _ => SfnError::Other(format!("{}", aws_sdk_sfn::error::DisplayErrorContext(&err))),
-        }
-    }};
-}
+pub struct AwsSfn(pub JsonClient);
 
 #[async_trait]
 impl Sfn for AwsSfn {
     async fn send_task_success(&self, token: &TaskToken, output: &str) -> Result<(), SfnError> {
+        let request = json!({"taskToken": token.expose(), "output": output});
         self.0
-            .send_task_success()
-            .task_token(token.expose())
-            .output(output)
-            .send()
+            .call::<_, Value>(Service::StepFunctions, "SendTaskSuccess", &request)
             .await
-            .map(|_| ())
-            .map_err(|e| token_gone!(e))
+            .map(drop)
+            .map_err(|e| sfn_error(&e, token))
     }
 
     async fn send_task_failure(
@@ -64,37 +65,63 @@ impl Sfn for AwsSfn {
         error: &str,
         cause: &str,
     ) -> Result<(), SfnError> {
+        let request = json!({"taskToken": token.expose(), "error": error, "cause": cause});
         self.0
-            .send_task_failure()
-            .task_token(token.expose())
-            .error(error)
-            .cause(cause)
-            .send()
+            .call::<_, Value>(Service::StepFunctions, "SendTaskFailure", &request)
             .await
-            .map(|_| ())
-            .map_err(|e| token_gone!(e))
+            .map(drop)
+            .map_err(|e| sfn_error(&e, token))
     }
 }
 
-/// SSM on `aws_sdk_ssm`.
+/// SSM Automation.
 #[derive(Clone, Debug)]
-pub struct AwsSsm(pub aws_sdk_ssm::Client);
+pub struct AwsSsm(pub JsonClient);
 
-fn to_btree(map: Option<&HashMap<String, Vec<String>>>) -> BTreeMap<String, Vec<String>> {
-    map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetAutomationExecutionOutput {
+    automation_execution: Option<WireAutomation>,
 }
 
-fn step(s: &aws_sdk_ssm::types::StepExecution) -> StepExecution {
-    StepExecution {
-        name: s.step_name().unwrap_or_default().to_owned(),
-        action: s.action().unwrap_or_default().to_owned(),
-        status: s
-            .step_status()
-            .map(|st| st.as_str().to_owned())
-            .unwrap_or_default(),
-        outputs: to_btree(s.outputs()),
-        failure_message: s.failure_message().map(str::to_owned),
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireAutomation {
+    automation_execution_id: Option<String>,
+    document_name: Option<String>,
+    automation_execution_status: Option<String>,
+    parameters: Option<BTreeMap<String, Vec<String>>>,
+    step_executions: Option<Vec<WireStep>>,
+    step_executions_truncated: Option<bool>,
+    failure_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireStep {
+    step_name: Option<String>,
+    action: Option<String>,
+    step_status: Option<String>,
+    outputs: Option<BTreeMap<String, Vec<String>>>,
+    failure_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeAutomationStepExecutionsOutput {
+    step_executions: Option<Vec<WireStep>>,
+    next_token: Option<String>,
+}
+
+impl From<WireStep> for StepExecution {
+    fn from(s: WireStep) -> Self {
+        StepExecution {
+            name: s.step_name.unwrap_or_default(),
+            action: s.action.unwrap_or_default(),
+            status: s.step_status.unwrap_or_default(),
+            outputs: s.outputs.unwrap_or_default(),
+            failure_message: s.failure_message,
+        }
     }
 }
 
@@ -102,17 +129,25 @@ impl AwsSsm {
     /// All steps, when `GetAutomationExecution` truncated them.
     async fn all_steps(&self, id: &str) -> Result<Vec<StepExecution>, ServiceError> {
         let mut steps = Vec::new();
-        let mut pages = self
-            .0
-            .describe_automation_step_executions()
-            .automation_execution_id(id)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| service_error("DescribeAutomationStepExecutions", e))?;
-            steps.extend(page.step_executions().iter().map(step));
+        let mut next: Option<String> = None;
+        loop {
+            let mut request = json!({"AutomationExecutionId": id});
+            if let Some(token) = &next {
+                request["NextToken"] = json!(token);
+            }
+            let page: DescribeAutomationStepExecutionsOutput = self
+                .0
+                .call(Service::Ssm, "DescribeAutomationStepExecutions", &request)
+                .await
+                .map_err(service_error)?;
+            steps.extend(page.step_executions.into_iter().flatten().map(Into::into));
+            match page.next_token {
+                Some(token) if !token.is_empty() && Some(&token) != next.as_ref() => {
+                    next = Some(token);
+                }
+                _ => return Ok(steps),
+            }
         }
-        Ok(steps)
     }
 }
 
@@ -122,86 +157,202 @@ impl Ssm for AwsSsm {
         &self,
         execution_id: &str,
     ) -> Result<Option<AutomationExecution>, ServiceError> {
-        let out = match self
+        let request = json!({"AutomationExecutionId": execution_id});
+        let out: GetAutomationExecutionOutput = match self
             .0
-            .get_automation_execution()
-            .automation_execution_id(execution_id)
-            .send()
+            .call(Service::Ssm, "GetAutomationExecution", &request)
             .await
         {
             Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_automation_execution_not_found_exception()) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(service_error("GetAutomationExecution", e)),
+            Err(e) if e.code() == Some("AutomationExecutionNotFoundException") => return Ok(None),
+            Err(e) => return Err(service_error(e)),
         };
-        let Some(a) = out.automation_execution() else {
+        let Some(a) = out.automation_execution else {
             return Ok(None);
         };
-        let steps = if a.step_executions_truncated() {
+        let steps = if a.step_executions_truncated.unwrap_or(false) {
             self.all_steps(execution_id).await?
         } else {
-            a.step_executions().iter().map(step).collect()
+            a.step_executions
+                .into_iter()
+                .flatten()
+                .map(Into::into)
+                .collect()
         };
         Ok(Some(AutomationExecution {
-            id: a.automation_execution_id().unwrap_or_default().to_owned(),
-            document_name: a.document_name().unwrap_or_default().to_owned(),
+            id: a.automation_execution_id.unwrap_or_default(),
+            document_name: a.document_name.unwrap_or_default(),
             status: AutomationStatus::parse(
-                a.automation_execution_status()
-                    .map(|s| s.as_str())
-                    .unwrap_or_default(),
+                a.automation_execution_status.as_deref().unwrap_or_default(),
             ),
-            parameters: to_btree(a.parameters()),
+            parameters: a.parameters.unwrap_or_default(),
             steps,
-            failure_message: a.failure_message().map(str::to_owned),
+            failure_message: a.failure_message,
         }))
     }
 
     async fn stop_automation_execution(&self, execution_id: &str) -> Result<(), ServiceError> {
+        let request = json!({"AutomationExecutionId": execution_id, "Type": "Cancel"});
         self.0
-            .stop_automation_execution()
-            .automation_execution_id(execution_id)
-            .r#type(aws_sdk_ssm::types::StopType::Cancel)
-            .send()
+            .call::<_, Value>(Service::Ssm, "StopAutomationExecution", &request)
             .await
-            .map(|_| ())
-            .map_err(|e| service_error("StopAutomationExecution", e))
+            .map(drop)
+            .map_err(service_error)
     }
 }
 
-/// CodePipeline on `aws_sdk_codepipeline`.
+/// CodePipeline.
 #[derive(Clone, Debug)]
-pub struct AwsCodePipeline(pub aws_sdk_codepipeline::Client);
+pub struct AwsCodePipeline(pub JsonClient);
 
-fn chrono_time(t: &aws_smithy_types_compat::DateTime) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetPipelineExecutionOutput {
+    pipeline_execution: Option<WirePipelineExecution>,
 }
 
-/// `aws_smithy_types` as re-exported by the CodePipeline SDK.
-mod aws_smithy_types_compat {
-    pub use aws_sdk_codepipeline::primitives::DateTime;
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePipelineExecution {
+    pipeline_name: Option<String>,
+    pipeline_execution_id: Option<String>,
+    status: Option<String>,
+    variables: Option<Vec<WireVariable>>,
 }
 
-fn action(d: &aws_sdk_codepipeline::types::ActionExecutionDetail) -> ActionExecution {
-    let result = d.output().and_then(|o| o.execution_result());
-    ActionExecution {
-        pipeline_execution_id: d.pipeline_execution_id().unwrap_or_default().to_owned(),
-        stage_name: d.stage_name().unwrap_or_default().to_owned(),
-        action_name: d.action_name().unwrap_or_default().to_owned(),
-        status: ActionStatus::parse(d.status().map(|s| s.as_str()).unwrap_or_default()),
-        updated_by: d.updated_by().map(str::to_owned),
-        summary: result
-            .and_then(|r| r.external_execution_summary())
-            .map(str::to_owned),
-        error_message: result
-            .and_then(|r| r.error_details())
-            .and_then(|e| e.message())
-            .map(str::to_owned),
-        last_update_time: d.last_update_time().and_then(chrono_time),
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireVariable {
+    name: Option<String>,
+    resolved_value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListActionExecutionsOutput {
+    action_execution_details: Option<Vec<WireActionDetail>>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireActionDetail {
+    pipeline_execution_id: Option<String>,
+    stage_name: Option<String>,
+    action_name: Option<String>,
+    status: Option<String>,
+    updated_by: Option<String>,
+    output: Option<WireActionOutput>,
+    /// Epoch seconds (a JSON number, possibly fractional).
+    last_update_time: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireActionOutput {
+    execution_result: Option<WireExecutionResult>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireExecutionResult {
+    external_execution_summary: Option<String>,
+    error_details: Option<WireErrorDetails>,
+}
+
+#[derive(Deserialize)]
+struct WireErrorDetails {
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetPipelineStateOutput {
+    stage_states: Option<Vec<WireStageState>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireStageState {
+    stage_name: Option<String>,
+    latest_execution: Option<WireStageExecution>,
+    action_states: Option<Vec<WireActionState>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireStageExecution {
+    pipeline_execution_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireActionState {
+    action_name: Option<String>,
+    latest_execution: Option<WireActionLatest>,
+}
+
+#[derive(Deserialize)]
+struct WireActionLatest {
+    status: Option<String>,
+    token: Option<String>,
+}
+
+/// Epoch seconds → time; anything else (or out of range) → `None`.
+fn epoch_seconds(v: &Value) -> Option<DateTime<Utc>> {
+    let t = v.as_f64().filter(|t| t.is_finite())?;
+    let secs = t.floor();
+    let nanos = ((t - secs) * 1e9) as u32;
+    DateTime::from_timestamp(secs as i64, nanos.min(999_999_999))
+}
+
+impl From<WireActionDetail> for ActionExecution {
+    fn from(d: WireActionDetail) -> Self {
+        let result = d.output.and_then(|o| o.execution_result);
+        let (summary, error_message) = match result {
+            Some(r) => (
+                r.external_execution_summary,
+                r.error_details.and_then(|e| e.message),
+            ),
+            None => (None, None),
+        };
+        ActionExecution {
+            pipeline_execution_id: d.pipeline_execution_id.unwrap_or_default(),
+            stage_name: d.stage_name.unwrap_or_default(),
+            action_name: d.action_name.unwrap_or_default(),
+            status: ActionStatus::parse(d.status.as_deref().unwrap_or_default()),
+            updated_by: d.updated_by,
+            summary,
+            error_message,
+            last_update_time: d.last_update_time.as_ref().and_then(epoch_seconds),
+        }
     }
+}
+
+fn is_not_found(e: &ApiError) -> bool {
+    matches!(
+        e.code(),
+        Some("PipelineExecutionNotFoundException" | "PipelineNotFoundException")
+    )
+}
+
+/// The approval token of the in-progress action at `at`, if the pipeline state shows one.
+fn pending_token(state: GetPipelineStateOutput, at: &ApprovalAction<'_>) -> Option<String> {
+    state
+        .stage_states
+        .into_iter()
+        .flatten()
+        .filter(|s| s.stage_name.as_deref() == Some(at.stage))
+        .filter(|s| {
+            s.latest_execution.as_ref().is_some_and(|e| {
+                e.pipeline_execution_id.as_deref().unwrap_or_default() == at.execution_id
+            })
+        })
+        .flat_map(|s| s.action_states.into_iter().flatten())
+        .filter(|a| a.action_name.as_deref() == Some(at.action))
+        .filter_map(|a| a.latest_execution)
+        .find(|e| e.status.as_deref() == Some("InProgress"))
+        .and_then(|e| e.token)
 }
 
 #[async_trait]
@@ -211,39 +362,30 @@ impl CodePipeline for AwsCodePipeline {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Option<PipelineExecution>, ServiceError> {
-        let out = match self
+        let request = json!({"pipelineName": pipeline, "pipelineExecutionId": execution_id});
+        let out: GetPipelineExecutionOutput = match self
             .0
-            .get_pipeline_execution()
-            .pipeline_name(pipeline)
-            .pipeline_execution_id(execution_id)
-            .send()
+            .call(Service::CodePipeline, "GetPipelineExecution", &request)
             .await
         {
             Ok(out) => out,
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.is_pipeline_execution_not_found_exception()
-                        || s.is_pipeline_not_found_exception()
-                }) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(service_error("GetPipelineExecution", e)),
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(service_error(e)),
         };
-        let Some(p) = out.pipeline_execution() else {
+        let Some(p) = out.pipeline_execution else {
             return Ok(None);
         };
         Ok(Some(PipelineExecution {
-            pipeline_name: p.pipeline_name().unwrap_or(pipeline).to_owned(),
-            execution_id: p.pipeline_execution_id().unwrap_or(execution_id).to_owned(),
-            status: p
-                .status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
+            pipeline_name: p.pipeline_name.unwrap_or_else(|| pipeline.to_owned()),
+            execution_id: p
+                .pipeline_execution_id
+                .unwrap_or_else(|| execution_id.to_owned()),
+            status: p.status.unwrap_or_default(),
             variables: p
-                .variables()
-                .iter()
-                .filter_map(|v| Some((v.name()?.to_owned(), v.resolved_value()?.to_owned())))
+                .variables
+                .into_iter()
+                .flatten()
+                .filter_map(|v| Some((v.name?, v.resolved_value?)))
                 .collect(),
         }))
     }
@@ -253,52 +395,50 @@ impl CodePipeline for AwsCodePipeline {
         pipeline: &str,
         execution_id: &str,
     ) -> Result<Vec<ActionExecution>, ServiceError> {
-        let filter = aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
-            .pipeline_execution_id(execution_id)
-            .build();
-        let mut pages = self
-            .0
-            .list_action_executions()
-            .pipeline_name(pipeline)
-            .filter(filter)
-            .into_paginator()
-            .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| service_error("ListActionExecutions", e))?;
-            out.extend(page.action_execution_details().iter().map(action));
+        let mut next: Option<String> = None;
+        loop {
+            let mut request = json!({
+                "pipelineName": pipeline,
+                "filter": {"pipelineExecutionId": execution_id},
+            });
+            if let Some(token) = &next {
+                request["nextToken"] = json!(token);
+            }
+            let page: ListActionExecutionsOutput = self
+                .0
+                .call(Service::CodePipeline, "ListActionExecutions", &request)
+                .await
+                .map_err(service_error)?;
+            out.extend(
+                page.action_execution_details
+                    .into_iter()
+                    .flatten()
+                    .map(Into::into),
+            );
+            match page.next_token {
+                Some(token) if !token.is_empty() && Some(&token) != next.as_ref() => {
+                    next = Some(token);
+                }
+                _ => return Ok(out),
+            }
         }
-        Ok(out)
     }
 
     async fn pending_approval_token(
         &self,
         at: &ApprovalAction<'_>,
     ) -> Result<Option<String>, ServiceError> {
-        let state = self
+        let state: GetPipelineStateOutput = self
             .0
-            .get_pipeline_state()
-            .name(at.pipeline)
-            .send()
+            .call(
+                Service::CodePipeline,
+                "GetPipelineState",
+                &json!({"name": at.pipeline}),
+            )
             .await
-            .map_err(|e| service_error("GetPipelineState", e))?;
-        let token = state
-            .stage_states()
-            .iter()
-            .filter(|s| s.stage_name() == Some(at.stage))
-            .filter(|s| {
-                s.latest_execution()
-                    .is_some_and(|e| e.pipeline_execution_id() == at.execution_id)
-            })
-            .flat_map(|s| s.action_states())
-            .filter(|a| a.action_name() == Some(at.action))
-            .filter_map(|a| a.latest_execution())
-            .find(|e| {
-                e.status() == Some(&aws_sdk_codepipeline::types::ActionExecutionStatus::InProgress)
-            })
-            .and_then(|e| e.token())
-            .map(str::to_owned);
-        Ok(token)
+            .map_err(service_error)?;
+        Ok(pending_token(state, at))
     }
 
     async fn reject_approval(
@@ -307,74 +447,76 @@ impl CodePipeline for AwsCodePipeline {
         approval_token: &str,
         summary: &str,
     ) -> Result<(), ServiceError> {
-        let result = aws_sdk_codepipeline::types::ApprovalResult::builder()
-            .status(aws_sdk_codepipeline::types::ApprovalStatus::Rejected)
-            .summary(summary)
-            .build()
-            .map_err(|e| service_error("ApprovalResult", e))?;
+        let request = json!({
+            "pipelineName": at.pipeline,
+            "stageName": at.stage,
+            "actionName": at.action,
+            "result": {"summary": summary, "status": "Rejected"},
+            "token": approval_token,
+        });
         self.0
-            .put_approval_result()
-            .pipeline_name(at.pipeline)
-            .stage_name(at.stage)
-            .action_name(at.action)
-            .result(result)
-            .token(approval_token)
-            .send()
+            .call::<_, Value>(Service::CodePipeline, "PutApprovalResult", &request)
             .await
-            .map(|_| ())
-            .map_err(|e| service_error("PutApprovalResult", e))
+            .map(drop)
+            .map_err(service_error)
     }
 }
 
-/// The token table on `aws_sdk_dynamodb`.
+/// The token table on DynamoDB.
 #[derive(Clone, Debug)]
 pub struct DynamoTokenStore {
-    pub client: aws_sdk_dynamodb::Client,
+    pub client: JsonClient,
     pub table: String,
 }
 
-fn from_attr(a: &AttributeValue) -> AttrValue {
-    match a {
-        AttributeValue::S(s) => AttrValue::S(s.clone()),
-        AttributeValue::N(n) => AttrValue::N(n.clone()),
-        AttributeValue::Bool(b) => AttrValue::Bool(*b),
-        AttributeValue::L(l) => AttrValue::L(l.iter().map(from_attr).collect()),
-        AttributeValue::M(m) => {
-            AttrValue::M(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect())
-        }
-        AttributeValue::Ss(ss) => AttrValue::Ss(ss.clone()),
-        // Binary and number sets never appear in token items.
-        _ => AttrValue::Null(true),
-    }
+/// DynamoDB JSON as it comes: values the runtime does not model (binary, number sets) read as
+/// `NULL` instead of failing the whole item.
+type WireItem = BTreeMap<String, Value>;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetItemOutput {
+    item: Option<WireItem>,
 }
 
-fn from_item(item: &HashMap<String, AttributeValue>) -> StoredItem {
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ScanOutput {
+    items: Option<Vec<WireItem>>,
+    last_evaluated_key: Option<Value>,
+}
+
+fn from_wire(item: WireItem) -> StoredItem {
     StoredItem(
-        item.iter()
-            .map(|(k, v)| (k.clone(), from_attr(v)))
+        item.into_iter()
+            .map(|(k, v)| {
+                let value = serde_json::from_value(v).unwrap_or(AttrValue::Null(true));
+                (k, value)
+            })
             .collect(),
     )
 }
 
 impl DynamoTokenStore {
-    fn key(id: &CorrelationId) -> AttributeValue {
-        AttributeValue::S(id.as_str().to_owned())
+    fn key(id: &CorrelationId) -> Value {
+        json!({"correlation_id": {"S": id.as_str()}})
     }
 }
 
 #[async_trait]
 impl TokenStore for DynamoTokenStore {
     async fn get(&self, id: &CorrelationId) -> Result<Option<StoredItem>, ServiceError> {
-        let out = self
+        let request = json!({
+            "TableName": self.table,
+            "Key": Self::key(id),
+            "ConsistentRead": true,
+        });
+        let out: GetItemOutput = self
             .client
-            .get_item()
-            .table_name(&self.table)
-            .key("correlation_id", Self::key(id))
-            .consistent_read(true)
-            .send()
+            .call(Service::DynamoDb, "GetItem", &request)
             .await
-            .map_err(|e| service_error("GetItem", e))?;
-        Ok(out.item().map(from_item))
+            .map_err(service_error)?;
+        Ok(out.item.map(from_wire))
     }
 
     async fn claim(
@@ -383,68 +525,72 @@ impl TokenStore for DynamoTokenStore {
         decided_at: &str,
         approvers: &[String],
     ) -> Result<Claim, ServiceError> {
-        let list = approvers.iter().cloned().map(AttributeValue::S).collect();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("correlation_id", Self::key(id))
-            .update_expression("SET decided_at = :d, approvers = :a")
-            .condition_expression(
+        let list = AttrValue::L(approvers.iter().cloned().map(AttrValue::S).collect());
+        let request = json!({
+            "TableName": self.table,
+            "Key": Self::key(id),
+            "UpdateExpression": "SET decided_at = :d, approvers = :a",
+            "ConditionExpression":
                 "attribute_exists(correlation_id) AND attribute_not_exists(decided_at)",
-            )
-            .expression_attribute_values(":d", AttributeValue::S(decided_at.to_owned()))
-            .expression_attribute_values(":a", AttributeValue::L(list))
-            .send()
-            .await;
-        match result {
+            "ExpressionAttributeValues": {":d": {"S": decided_at}, ":a": list},
+        });
+        match self
+            .client
+            .call::<_, Value>(Service::DynamoDb, "UpdateItem", &request)
+            .await
+        {
             Ok(_) => Ok(Claim::Claimed),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                 Ok(match self.get(id).await? {
                     Some(_) => Claim::AlreadyDecided,
                     None => Claim::Missing,
                 })
             }
-            Err(e) => Err(service_error("UpdateItem (claim)", e)),
+            Err(e) => Err(service_error(e)),
         }
     }
 
     async fn release(&self, id: &CorrelationId) -> Result<(), ServiceError> {
+        let request = json!({
+            "TableName": self.table,
+            "Key": Self::key(id),
+            "UpdateExpression": "REMOVE decided_at, approvers",
+            "ConditionExpression": "attribute_exists(correlation_id)",
+        });
         self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("correlation_id", Self::key(id))
-            .update_expression("REMOVE decided_at, approvers")
-            .condition_expression("attribute_exists(correlation_id)")
-            .send()
+            .call::<_, Value>(Service::DynamoDb, "UpdateItem", &request)
             .await
-            .map(|_| ())
-            .map_err(|e| service_error("UpdateItem (release)", e))
+            .map(drop)
+            .map_err(service_error)
     }
 
     async fn list_undecided(&self) -> Result<Vec<StoredItem>, ServiceError> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("attribute_not_exists(decided_at)")
-            .consistent_read(true)
-            .into_paginator()
-            .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| service_error("Scan", e))?;
-            out.extend(page.items().iter().map(from_item));
+        let mut start: Option<Value> = None;
+        loop {
+            let mut request = json!({
+                "TableName": self.table,
+                "FilterExpression": "attribute_not_exists(decided_at)",
+                "ConsistentRead": true,
+            });
+            if let Some(key) = start.take() {
+                request["ExclusiveStartKey"] = key;
+            }
+            let page: ScanOutput = self
+                .client
+                .call(Service::DynamoDb, "Scan", &request)
+                .await
+                .map_err(service_error)?;
+            out.extend(page.items.into_iter().flatten().map(from_wire));
+            match page.last_evaluated_key {
+                Some(key) if key.as_object().is_some_and(|m| !m.is_empty()) => start = Some(key),
+                _ => return Ok(out),
+            }
         }
-        Ok(out)
     }
 }
 
-/// All SDK clients, built once per Lambda container from the standard config chain
-/// (`AWS_ENDPOINT_URL` points them at an emulator).
+/// The four ports on one client (one connection pool), built once per Lambda container.
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub sfn: AwsSfn,
@@ -454,15 +600,18 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+    pub fn new(client: JsonClient, table: impl Into<String>) -> Self {
         Self {
-            sfn: AwsSfn(aws_sdk_sfn::Client::new(config)),
-            ssm: AwsSsm(aws_sdk_ssm::Client::new(config)),
-            codepipeline: AwsCodePipeline(aws_sdk_codepipeline::Client::new(config)),
+            sfn: AwsSfn(client.clone()),
+            ssm: AwsSsm(client.clone()),
+            codepipeline: AwsCodePipeline(client.clone()),
             tokens: DynamoTokenStore {
-                client: aws_sdk_dynamodb::Client::new(config),
+                client,
                 table: table.into(),
             },
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
-    let clients = lambda::clients().await;
+    let clients = lambda::clients()?;
     let clients = &clients;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let config = lambda::config_for(&event);
