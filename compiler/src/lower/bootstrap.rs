@@ -175,10 +175,14 @@ pub fn template(account_name: &str, region: &str, account_id: &str) -> Template 
         "CodeBucket".to_owned(),
         json!({"Type": "String", "Description": "S3 bucket holding the approvalc runtime Lambda zips (uploaded by approvalc bootstrap)"}),
     );
-    parameters.insert(
-        "CodeKeyPrefix".to_owned(),
-        json!({"Type": "String", "Default": "approvalc/lambda/", "Description": "key prefix of the Lambda zips"}),
-    );
+    // One key per zip, content-addressed (the zip's SHA-256 is in the key): new code is a
+    // new parameter value, which is what makes CloudFormation update the function.
+    for lambda in Lambda::ALL {
+        parameters.insert(
+            code_key_parameter(lambda),
+            json!({"Type": "String", "Description": format!("S3 key of {}.zip in CodeBucket (content-addressed; set by approvalc bootstrap)", lambda.function_name())}),
+        );
+    }
     // The zips' architecture is a choice of the machine that built them
     // (scripts/package-lambdas.sh): x86_64 builds everywhere, arm64 needs the aarch64 std.
     parameters.insert(
@@ -193,6 +197,11 @@ pub fn template(account_name: &str, region: &str, account_id: &str) -> Template 
         parameters,
         resources,
     }
+}
+
+/// The template parameter holding the S3 key of `lambda`'s zip.
+pub fn code_key_parameter(lambda: Lambda) -> String {
+    format!("{}CodeKey", lambda.logical())
 }
 
 fn token_table() -> Resource {
@@ -408,7 +417,7 @@ fn lambda_resources(
                 "Role": get_att(&format!("{name}Role"), "Arn"),
                 "Code": {
                     "S3Bucket": {"Ref": "CodeBucket"},
-                    "S3Key": sub(&format!("${{CodeKeyPrefix}}{function}.zip")),
+                    "S3Key": {"Ref": code_key_parameter(lambda)},
                 },
                 "Environment": {"Variables": {"APPROVALC_TOKEN_TABLE": {"Ref": "TokenTable"}}},
                 "LoggingConfig": {"LogGroup": {"Ref": format!("{name}Logs")}},

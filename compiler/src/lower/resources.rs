@@ -216,11 +216,16 @@ pub fn approver_policy(model: &Model, stage: &Stage) -> Option<AttachedPolicy> {
                     &["codepipeline:PutApprovalResult"],
                     vec![arns.pipeline(&format!("{pipeline}/{stage_name}/{action}"))],
                 ),
+                // `approvalc approve` reads the offered approval (GetPipelineState) and,
+                // when it is not this run's, where this run's stands (ListActionExecutions
+                // filtered by its pipeline execution); GetPipelineExecution is the
+                // console's execution view the status link opens.
                 Statement::allow(
                     "See",
                     &[
                         "codepipeline:GetPipelineState",
                         "codepipeline:GetPipelineExecution",
+                        "codepipeline:ListActionExecutions",
                     ],
                     vec![arns.pipeline(pipeline)],
                 ),

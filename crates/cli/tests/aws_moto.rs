@@ -2,8 +2,8 @@
 //! moto, as a new user would run them from the README: three emulated accounts bootstrapped,
 //! the multi-level cross-account example deployed, a run started and seen waiting, then
 //! destroyed. moto runs with Step Functions execution off: it cannot run the parent's
-//! `startExecution.sync:2` stages (they fail at once), so a run there stays RUNNING, which
-//! is what a run waiting for its first approval looks like. Deciding stages is covered by
+//! `startExecution.sync:2` stages (they fail at once), so a run there stays RUNNING with no
+//! stage started, and `status` says exactly that. Deciding stages is covered by
 //! the engine's simulation (crates/local), since moto implements neither
 //! SendAutomationSignal nor PutApprovalResult.
 
@@ -16,7 +16,6 @@ const REGION: &str = "ap-northeast-1";
 const OPERATOR: &str = "111111111111";
 const STAGING: &str = "222222222222";
 const PROD: &str = "333333333333";
-const BUCKET: &str = "approvalc-cli-test-code";
 
 fn workflow() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/multi-level-cross-account.yaml")
@@ -115,34 +114,20 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn upload_code(moto: &MotoServer) {
-    let put = |path: &str, body: &str| {
-        let r = moto
-            .send(&Request {
-                method: "PUT",
-                path,
-                headers: &[("Content-Type", "text/xml")],
-                body: Some(body),
-            })
-            .unwrap();
-        assert_eq!(r.status, 200, "{path}: {}", r.body);
-    };
-    put(
-        &format!("/{BUCKET}"),
-        &format!(
-            "<CreateBucketConfiguration><LocationConstraint>{REGION}</LocationConstraint></CreateBucketConfiguration>"
-        ),
-    );
+/// Stub Lambda zips, as docs/deploy.md makes them for moto (which never runs them): the
+/// zip magic bytes and a name.
+fn stub_zips(dir: &Path) {
     for f in [
         "ssm-callback",
         "codepipeline-callback",
         "cleanup",
         "reconciler",
     ] {
-        put(
-            &format!("/{BUCKET}/approvalc/lambda/approvalc-{f}.zip"),
-            "stub",
-        );
+        std::fs::write(
+            dir.join(format!("approvalc-{f}.zip")),
+            format!("PK\x03\x04stub {f}"),
+        )
+        .unwrap();
     }
 }
 
@@ -156,7 +141,9 @@ fn bootstrap_deploy_start_status_destroy_the_cross_account_example_on_moto() {
         r#"{"stepfunctions": {"execute_state_machine": false}}"#,
     )
     .unwrap();
-    upload_code(&moto);
+    let zips = tempfile::tempdir().unwrap();
+    stub_zips(zips.path());
+    let lambda_dir = zips.path().to_str().unwrap();
     let file = workflow();
     let file = file.to_str().unwrap();
     let operator = creds(&moto, OPERATOR);
@@ -186,24 +173,69 @@ fn bootstrap_deploy_start_status_destroy_the_cross_account_example_on_moto() {
         stderr(&out)
     );
 
-    // Bootstrap each account with its own credentials (--endpoint-url this time).
-    for (name, c) in [
-        ("operator", &operator),
-        ("staging", &staging),
-        ("prod", &prod),
+    // Without zips, bootstrap names the script that builds them, before any AWS call.
+    let out = approvalc(&moto, &operator)
+        .current_dir(zips.path())
+        .args(["bootstrap", "operator", file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dist/lambda/x86_64 does not exist")
+            && stderr(&out).contains("scripts/package-lambdas.sh --arch x86_64"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Bootstrap each account with its own credentials (--endpoint-url this time): the
+    // zips go to the account's own code bucket, created on the way.
+    for (name, c, id) in [
+        ("operator", &operator, OPERATOR),
+        ("staging", &staging, STAGING),
+        ("prod", &prod, PROD),
     ] {
         let out = approvalc(&moto, c)
             .env_remove("AWS_ENDPOINT_URL")
-            .args(["bootstrap", name, file, "--code-bucket", BUCKET])
+            .args(["bootstrap", name, file, "--lambda-dir", lambda_dir])
             .args(["--endpoint-url", &moto.endpoint_url()])
             .output()
             .unwrap();
         assert!(out.status.success(), "{name}: {}", stderr(&out));
-        assert!(stderr(&out).contains("created"), "{}", stderr(&out));
+        let log = stderr(&out);
+        assert!(
+            log.contains(&format!(
+                "code bucket approvalc-code-{id}-{REGION} (created): 4 of 4 zips uploaded"
+            )),
+            "{log}"
+        );
+        assert!(log.contains("stack approvalc-bootstrap created"), "{log}");
     }
+    // Again: nothing uploaded, the stack unchanged.
+    let out = approvalc(&moto, &prod)
+        .args([
+            "bootstrap",
+            "prod",
+            file,
+            "--lambda-dir",
+            lambda_dir,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["outcome"], "unchanged", "{again}");
+    assert_eq!(again["uploaded"], serde_json::json!([]), "{again}");
+    assert!(
+        again["code_keys"]["CleanupCodeKey"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("approvalc/lambda/approvalc-cleanup-")),
+        "{again}"
+    );
     // Bootstrapping an account with another account's credentials is refused with the fix.
     let out = approvalc(&moto, &operator)
-        .args(["bootstrap", "prod", file, "--code-bucket", BUCKET])
+        .args(["bootstrap", "prod", file, "--lambda-dir", lambda_dir])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -290,10 +322,14 @@ fn bootstrap_deploy_start_status_destroy_the_cross_account_example_on_moto() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let status = stdout(&out);
+    // moto cannot run the `.sync:2` stages: the run is RUNNING with nothing started, and
+    // status says so instead of claiming it waits for approvals.
+    assert!(status.contains("running, no stage started yet"), "{status}");
     assert!(
-        status.contains("running (waiting for approvals)"),
+        status.contains("note: no stage has started yet") && status.contains("moto"),
         "{status}"
     );
+    assert!(!status.contains("waiting for approvals"), "{status}");
     assert!(
         status.contains("requested by arn:aws:sts::111111111111:assumed-role/admin"),
         "{status}"
@@ -308,6 +344,15 @@ fn bootstrap_deploy_start_status_destroy_the_cross_account_example_on_moto() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["status"], "RUNNING");
     assert_eq!(json["stages"].as_array().unwrap().len(), 4);
+    assert!(json["note"].is_string(), "{json}");
+    assert!(
+        json["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "not started"),
+        "{json}"
+    );
 
     let out = approvalc(&moto, &operator)
         .args(["runs", "--aws", file])

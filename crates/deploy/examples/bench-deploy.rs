@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use approvalc_deploy::model::Kind;
 use approvalc_deploy::{Calls, Deployer, Session, SessionOptions, bootstrap};
-use approvalc_moto_server::{MotoServer, Request};
+use approvalc_moto_server::MotoServer;
 use aws_config::BehaviorVersion;
 use aws_sdk_sts::config::{Credentials, Region};
 
@@ -93,33 +93,21 @@ async fn session(endpoint: &str, account: &str, calls: &Calls) -> Session {
         .expect("connect")
 }
 
-fn upload_code(moto: &MotoServer) {
-    let put = |path: &str, body: &str| {
-        let r = moto
-            .send(&Request {
-                method: "PUT",
-                path,
-                headers: &[("Content-Type", "text/xml")],
-                body: Some(body),
-            })
-            .expect("PUT");
-        assert_eq!(r.status, 200, "{path}: {}", r.body);
-    };
-    put(
-        "/bench-code",
-        "<CreateBucketConfiguration><LocationConstraint>ap-northeast-1</LocationConstraint></CreateBucketConfiguration>",
-    );
-    for f in [
-        "ssm-callback",
-        "codepipeline-callback",
-        "cleanup",
-        "reconciler",
-    ] {
-        put(
-            &format!("/bench-code/approvalc/lambda/approvalc-{f}.zip"),
-            "stub",
-        );
+/// Stub Lambda zips (moto never runs them).
+fn stub_zips() -> Vec<approvalc_deploy::code::LambdaZip> {
+    let dir = std::env::temp_dir().join(format!("approvalc-bench-zips-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for lambda in approvalc_compiler::lower::names::Lambda::ALL {
+        let name = lambda.function_name();
+        std::fs::write(
+            dir.join(format!("{name}.zip")),
+            format!("PK\x03\x04stub {name}"),
+        )
+        .expect("stub zip");
     }
+    let zips = approvalc_deploy::code::read_zips(&dir, Default::default()).expect("zips");
+    let _ = std::fs::remove_dir_all(&dir);
+    zips
 }
 
 struct Sample {
@@ -147,7 +135,7 @@ async fn main() {
     )
     .expect("moto config");
     let endpoint = moto.endpoint_url();
-    upload_code(&moto);
+    let zips = stub_zips();
 
     let source = workflow(stages);
     let compiled = approvalc_compiler::lower::compile(&source);
@@ -164,7 +152,7 @@ async fn main() {
         let s = session(&endpoint, &account.id, &calls).await;
         let clients = s.account(account, "").await.expect("clients");
         let template = bootstrap::template(&artifacts, &account.name).expect("template");
-        bootstrap::deploy(&clients, &template, "bench-code")
+        bootstrap::apply(&clients, &template, &zips, None, Default::default())
             .await
             .expect("bootstrap");
         let _ = clients

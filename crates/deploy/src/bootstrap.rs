@@ -1,15 +1,18 @@
 //! `approvalc bootstrap ACCOUNT`: the per-account CloudFormation stack (token table, approval
 //! document, child machines, callback Lambdas, rules) plus the deploy role that lets
 //! `approvalc deploy` from the workflow's home account manage the per-workflow resources.
+//! The Lambda code is uploaded first ([`crate::code`]); its keys are stack parameters.
 //!
 //! The compiler's template does not (yet) contain the deploy role; [`template`] adds it when
 //! it is missing, so the stack is complete either way.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use serde_json::{Value, json};
 
+use crate::code::{self, Architecture, LambdaZip, Uploaded};
 use crate::error::{CallErrorKind, DeployError, call_error};
 use crate::session::{AccountClients, DEPLOY_ROLE};
 
@@ -143,21 +146,62 @@ pub enum Outcome {
     Unchanged,
 }
 
-/// Creates or updates the bootstrap stack and waits for it.
+/// What `approvalc bootstrap` did in one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bootstrapped {
+    pub code: Uploaded,
+    pub stack: Outcome,
+}
+
+/// Uploads the Lambda zips (to `bucket`, or the account's default code bucket, created
+/// when missing), then creates or updates the stack with their keys.
+pub async fn apply(
+    clients: &AccountClients,
+    template: &str,
+    zips: &[LambdaZip],
+    bucket: Option<&str>,
+    architecture: Architecture,
+) -> Result<Bootstrapped, DeployError> {
+    let bucket = bucket.map_or_else(
+        || code::default_bucket(&clients.account.id, &clients.region),
+        str::to_owned,
+    );
+    let code = code::upload(&clients.s3, &bucket, &clients.region, zips).await?;
+    let stack = deploy(clients, template, &parameters(&code, architecture)).await?;
+    Ok(Bootstrapped { code, stack })
+}
+
+/// The stack's parameters: where the Lambda code is, and its architecture.
+pub fn parameters(uploaded: &Uploaded, architecture: Architecture) -> BTreeMap<String, String> {
+    let mut out = uploaded.keys.clone();
+    out.insert("CodeBucket".to_owned(), uploaded.bucket.clone());
+    out.insert(
+        "LambdaArchitecture".to_owned(),
+        architecture.as_str().to_owned(),
+    );
+    out
+}
+
+/// Creates or updates the bootstrap stack with `parameters` (see [`parameters`]) and
+/// waits for it.
 pub async fn deploy(
     clients: &AccountClients,
     template: &str,
-    code_bucket: &str,
+    parameters: &BTreeMap<String, String>,
 ) -> Result<Outcome, DeployError> {
     let cfn = &clients.cloudformation;
     let account = clients.account.to_string();
     let fail = |e| DeployError::from_call(e, &account);
-    let parameters = vec![
-        Parameter::builder()
-            .parameter_key("CodeBucket")
-            .parameter_value(code_bucket)
-            .build(),
-    ];
+    let wanted = parameters;
+    let parameters: Vec<Parameter> = wanted
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect();
     let existing = match status(clients).await {
         Ok(s) => s,
         Err(e) => return Err(fail(e)),
@@ -182,11 +226,7 @@ pub async fn deploy(
                 "delete it (`aws cloudformation delete-stack --stack-name {STACK_NAME}`), then bootstrap again"
             )));
         }
-        Some(_)
-            if same_stack(clients, template, code_bucket)
-                .await
-                .map_err(fail)? =>
-        {
+        Some(_) if same_stack(clients, template, wanted).await.map_err(fail)? => {
             return Ok(Outcome::Unchanged);
         }
         Some(_) => {
@@ -212,13 +252,13 @@ pub async fn deploy(
     Ok(outcome)
 }
 
-/// Whether the live stack already has this template and code bucket: then nothing is
-/// sent (moto would re-create the state machines on a no-op update; AWS would refuse it
-/// with "No updates are to be performed").
+/// Whether the live stack already has this template and these parameters (the code
+/// keys among them): then nothing is sent (moto would re-create the state machines on a
+/// no-op update; AWS would refuse it with "No updates are to be performed").
 async fn same_stack(
     clients: &AccountClients,
     template: &str,
-    code_bucket: &str,
+    wanted: &BTreeMap<String, String>,
 ) -> Result<bool, crate::error::CallError> {
     let cfn = &clients.cloudformation;
     let live = cfn
@@ -243,15 +283,22 @@ async fn same_stack(
         .send()
         .await
         .map_err(|e| call_error("cloudformation:DescribeStacks", e))?;
-    Ok(stacks
+    let live: BTreeMap<String, String> = stacks
         .stacks()
         .first()
         .map(|s| {
-            s.parameters().iter().any(|p| {
-                p.parameter_key() == Some("CodeBucket") && p.parameter_value() == Some(code_bucket)
-            })
+            s.parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.parameter_key()?.to_owned(),
+                        p.parameter_value()?.to_owned(),
+                    ))
+                })
+                .collect()
         })
-        .unwrap_or(false))
+        .unwrap_or_default();
+    Ok(wanted.iter().all(|(k, v)| live.get(k) == Some(v)))
 }
 
 async fn status(clients: &AccountClients) -> Result<Option<StackStatus>, crate::error::CallError> {
@@ -292,7 +339,7 @@ async fn wait(clients: &AccountClients) -> Result<(), DeployError> {
             "stack {STACK_NAME} in account {account} ended as {text}: {}",
             first_failure(clients).await
         ))
-        .with_help("fix the cause above (often a missing Lambda zip in --code-bucket or a missing permission), then bootstrap again"));
+        .with_help("fix the cause above (often a Lambda zip built for another architecture, or a missing permission), then bootstrap again"));
     }
     Err(DeployError::new(format!(
         "stack {STACK_NAME} in account {account} is still in progress after a long wait"

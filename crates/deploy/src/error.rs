@@ -71,6 +71,9 @@ const NOT_FOUND: &[&str] = &[
     "PipelineExecutionNotFoundException",
     "PipelineNotFoundException",
     "ExecutionDoesNotExist",
+    "NotFound", // S3 HeadObject / HeadBucket (no body, only the status)
+    "NoSuchBucket",
+    "NoSuchKey",
     "ValidationError", // CloudFormation: "Stack with id X does not exist"
 ];
 const EXISTS: &[&str] = &[
@@ -80,6 +83,7 @@ const EXISTS: &[&str] = &[
     "PipelineNameInUseException",
     "ResourceAlreadyExistsException",
     "AlreadyExistsException",
+    "BucketAlreadyOwnedByYou",
 ];
 const DENIED: &[&str] = &[
     "AccessDenied",
@@ -90,6 +94,7 @@ const DENIED: &[&str] = &[
     "InvalidClientTokenId",
     "ExpiredToken",
     "ExpiredTokenException",
+    "Forbidden", // S3 HEAD requests answer 403 without a body
 ];
 const THROTTLED: &[&str] = &[
     "Throttling",

@@ -10,17 +10,18 @@
 //! * [`session`]: credentials (standard chain, `--profile`), the workflow's region,
 //!   `--endpoint-url`, STS `AssumeRole` with `ExternalId` into other accounts.
 //! * [`calls`]: the interceptor on every client that counts SDK calls and injects faults.
-//! * [`bootstrap`]: the per-account CloudFormation stack. [`runs`]: start (input checked
-//!   first), status (stage tree from the execution history), approve/reject, list.
+//! * [`bootstrap`]: the per-account CloudFormation stack; [`code`]: its Lambda zips,
+//!   uploaded content-addressed to a code bucket. [`runs`]: start (input checked first),
+//!   status (stage tree from the execution history), approve/reject, list.
 //!
-//! Left out: uploading Lambda code (no S3 client: `--code-bucket` must hold the zips),
-//! drift detection beyond the hash tag and the trust check. Unit tests sit next to the
+//! Left out: drift detection beyond the hash tag and the trust check. Unit tests sit next to the
 //! code; integration tests against moto are in `tests/moto_deploy.rs` (what moto cannot
 //! do, and what covers it instead: docs/deploy.md); the benchmark is
 //! `examples/bench-deploy.rs` (docs/bench-deploy.md).
 
 pub mod bootstrap;
 pub mod calls;
+pub mod code;
 pub mod error;
 pub mod model;
 pub mod plan;

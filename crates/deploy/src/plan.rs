@@ -481,7 +481,7 @@ async fn check_child(clients: &AccountClients, kind: ChildKind) -> Result<(), De
             kind.machine_name()
         ))
         .with_help(format!(
-            "run `approvalc bootstrap {} FILE --code-bucket BUCKET` with credentials of account {}, then deploy again",
+            "run `approvalc bootstrap {} FILE` (Lambda zips from scripts/package-lambdas.sh) with credentials of account {}, then deploy again",
             account.name, account.id
         ))),
         Err(e) => Err(DeployError::from_call(e, &account.to_string())),

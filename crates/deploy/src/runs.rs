@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use approvalc_compiler::lower::Manifest;
 use approvalc_compiler::lower::artifacts::StageEntry;
 use approvalc_compiler::lower::names::{ChildKind, PIPELINE_ACTION, PIPELINE_STAGE, stage_key};
-use aws_sdk_codepipeline::types::{ActionExecutionStatus, ApprovalResult, ApprovalStatus};
+use aws_sdk_codepipeline::operation::get_pipeline_state::GetPipelineStateOutput;
+use aws_sdk_codepipeline::types::{
+    ActionExecutionFilter, ActionExecutionStatus, ApprovalResult, ApprovalStatus,
+};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use aws_sdk_ssm::types::SignalType;
 use serde::Serialize;
@@ -224,6 +227,8 @@ pub struct StageStatus {
     pub child_execution: Option<String>,
     /// The SSM automation a waiting stage waits on, when it could be read.
     pub automation_execution_id: Option<String>,
+    /// The pipeline execution a waiting CodePipeline stage waits on, when it could be read.
+    pub pipeline_execution_id: Option<String>,
     /// How to act on a waiting stage: commands and console links.
     pub act: Vec<String>,
 }
@@ -242,6 +247,8 @@ pub struct RunStatus {
     pub error: Option<String>,
     pub cause: Option<String>,
     pub stages: Vec<StageStatus>,
+    /// Said when a running run has no stage waiting or decided: what that means.
+    pub note: Option<String>,
 }
 
 /// What the parent's history says about one stage.
@@ -299,7 +306,9 @@ fn fold_history(events: &[HistoryEvent], manifest: &Manifest) -> BTreeMap<String
                             .and_then(Value::as_str)
                             .map(str::to_owned)
                     });
-                if let (Some(arn), Some(stage)) = (arn, entered_state(&by_id, event)) {
+                if let (Some(arn), Some(stage)) = (arn, entered_state(&by_id, event))
+                    && stage_ids.contains(&stage.as_str())
+                {
                     seen.entry(stage).or_default().child = Some(arn);
                 }
             }
@@ -333,6 +342,106 @@ fn entered_state(by_id: &BTreeMap<i64, &HistoryEvent>, event: &HistoryEvent) -> 
     None
 }
 
+/// The part executions a history started: every `ExecutionArn` in a task's submitted or
+/// succeeded output whose state machine is one of the manifest's parts (the compiler's
+/// `Part_<n>` tasks, `startExecution.sync:2`).
+fn part_executions(events: &[HistoryEvent], manifest: &Manifest) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for event in events {
+        let output = event
+            .task_submitted_event_details()
+            .and_then(|d| d.output())
+            .or_else(|| {
+                event
+                    .task_succeeded_event_details()
+                    .and_then(|d| d.output())
+            });
+        let Some(arn) = output
+            .and_then(|o| serde_json::from_str::<Value>(o).ok())
+            .and_then(|o| {
+                o.get("ExecutionArn")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        else {
+            continue;
+        };
+        // arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME
+        let machine = arn.split(':').nth(6).unwrap_or_default();
+        if manifest.parts.iter().any(|p| p.name == machine) && !out.contains(&arn) {
+            out.push(arn);
+        }
+    }
+    out
+}
+
+/// Folds a run whose parent the compiler split into part machines: the parent's history,
+/// then each part's (`parts`: part execution ARN → its history). A stage is reported
+/// from the machine that runs it; what one history lacks another may have.
+fn fold_run(
+    parent: &[HistoryEvent],
+    parts: &[(String, Vec<HistoryEvent>)],
+    manifest: &Manifest,
+) -> BTreeMap<String, Seen> {
+    let mut seen = fold_history(parent, manifest);
+    for (_, events) in parts {
+        for (stage, part_seen) in fold_history(events, manifest) {
+            let entry = seen.entry(stage).or_default();
+            entry.entered |= part_seen.entered;
+            if part_seen.child.is_some() {
+                entry.child = part_seen.child;
+            }
+            if part_seen.record.is_some() {
+                entry.record = part_seen.record;
+            }
+        }
+    }
+    seen
+}
+
+/// Part executions the histories read so far started that are not read yet.
+fn unread_parts(
+    parent: &[HistoryEvent],
+    parts: &[(String, Vec<HistoryEvent>)],
+    manifest: &Manifest,
+) -> Vec<String> {
+    let mut out = part_executions(parent, manifest);
+    for (_, events) in parts {
+        for arn in part_executions(events, manifest) {
+            if !out.contains(&arn) {
+                out.push(arn);
+            }
+        }
+    }
+    out.retain(|arn| !parts.iter().any(|(read, _)| read == arn));
+    out
+}
+
+/// The parent's history and, when it was split, the history of every part execution it
+/// (or a part) started so far, level by level. At most one execution per part machine is
+/// read (a run starts each part once).
+async fn run_histories(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    manifest: &Manifest,
+) -> Result<(Vec<HistoryEvent>, Vec<(String, Vec<HistoryEvent>)>), CallError> {
+    let parent = history(sfn, arn).await?;
+    let mut parts: Vec<(String, Vec<HistoryEvent>)> = Vec::new();
+    loop {
+        let next = unread_parts(&parent, &parts, manifest);
+        if next.is_empty() {
+            return Ok((parent, parts));
+        }
+        for part in next {
+            if parts.len() >= manifest.parts.len() {
+                return Ok((parent, parts));
+            }
+            let events = history(sfn, &part).await?;
+            parts.push((part, events));
+        }
+    }
+}
+
 async fn history(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<HistoryEvent>, CallError> {
     let mut events = Vec::new();
     let mut token = None;
@@ -354,21 +463,27 @@ async fn history(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<HistoryEven
     }
 }
 
-/// The automation a child execution started (`AutomationExecutionId` in its
-/// `StartAutomation` task result).
-async fn automation_of(
+/// What a child execution started, from its start task's result: `AutomationExecutionId`
+/// (SSM, actions) or `PipelineExecutionId` (CodePipeline).
+async fn child_result(
     sfn: &aws_sdk_sfn::Client,
     child: &str,
+    field: &str,
 ) -> Result<Option<String>, CallError> {
     let events = history(sfn, child).await?;
     Ok(events.iter().find_map(|e| {
         let output = e.task_succeeded_event_details()?.output()?;
         let value: Value = serde_json::from_str(output).ok()?;
-        value
-            .get("AutomationExecutionId")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        value.get(field).and_then(Value::as_str).map(str::to_owned)
     }))
+}
+
+/// The start task result field of a stage's child kind.
+fn started_field(kind: ChildKind) -> &'static str {
+    match kind {
+        ChildKind::Ssm | ChildKind::Action => "AutomationExecutionId",
+        ChildKind::Codepipeline => "PipelineExecutionId",
+    }
 }
 
 fn kind_label(kind: ChildKind) -> &'static str {
@@ -405,10 +520,10 @@ pub async fn status(
     let output: Option<Value> = out.output().and_then(|o| serde_json::from_str(o).ok());
     let input: Option<Value> = out.input().and_then(|o| serde_json::from_str(o).ok());
     let mut seen = if running {
-        let events = history(&home.sfn, &arn)
+        let (parent, parts) = run_histories(&home.sfn, &arn, manifest)
             .await
             .map_err(|e| DeployError::from_call(e, &account))?;
-        fold_history(&events, manifest)
+        fold_run(&parent, &parts, manifest)
     } else {
         BTreeMap::new()
     };
@@ -448,6 +563,7 @@ pub async fn status(
             decided_at: text("decided_at"),
             child_execution: s.child.clone().or_else(|| text("execution_arn")),
             automation_execution_id: None,
+            pipeline_execution_id: None,
             act: Vec::new(),
             state,
         };
@@ -456,7 +572,16 @@ pub async fn status(
         }
         stages.push(status);
     }
+    let note = (running && stages.iter().all(|s| s.state == "not started")).then(|| {
+        format!(
+            "no stage has started yet: on AWS a run passes this point within seconds; if it \
+             stays here, look at the execution (https://{r}.console.aws.amazon.com/states/home?region={r}#/v2/executions/details/{arn}). \
+             An emulator such as moto cannot run the stages (startExecution.sync:2), so there a run stays like this",
+            r = desired.region
+        )
+    });
     Ok(RunStatus {
+        note,
         run: out.name().unwrap_or(run).to_owned(),
         execution_arn: arn.clone(),
         workflow: desired.workflow.clone(),
@@ -490,18 +615,13 @@ async fn act_on(
     status: &mut StageStatus,
 ) {
     let region = &desired.region;
+    let started = match &status.child_execution {
+        Some(child) => started_by_child(session, desired, child, stage.kind).await,
+        None => None,
+    };
     match stage.kind {
         ChildKind::Ssm | ChildKind::Action => {
-            if let Some(child) = &status.child_execution
-                && let Some(account_id) = arn_account(child)
-                && let Some(account) = desired.accounts.iter().find(|a| a.id == account_id)
-                && let Ok(clients) = session
-                    .account(account, &external_id(&desired.home.id))
-                    .await
-                && let Ok(Some(id)) = automation_of(&clients.sfn, child).await
-            {
-                status.automation_execution_id = Some(id);
-            }
+            status.automation_execution_id = started;
             if stage.kind == ChildKind::Action {
                 status
                     .act
@@ -524,17 +644,48 @@ async fn act_on(
             );
         }
         ChildKind::Codepipeline => {
+            status.pipeline_execution_id = started;
+            let mut command = format!("approvalc approve {run_arn} {} --file FILE", stage.id);
+            if let Some(id) = &status.pipeline_execution_id {
+                command.push_str(&format!(" --pipeline-execution-id {id}"));
+            }
             status.act.push(format!(
-                "approvalc approve {run_arn} {} --file FILE   (with credentials of account {})",
-                stage.id, stage.account
+                "{command}   (as an approver, with credentials of account {})",
+                stage.account
             ));
             if let Some(pipeline) = &stage.pipeline {
-                status.act.push(format!(
-                    "https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={region}"
-                ));
+                status.act.push(match &status.pipeline_execution_id {
+                    Some(id) => format!(
+                        "https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/executions/{id}/timeline?region={region}"
+                    ),
+                    None => format!(
+                        "https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={region}"
+                    ),
+                });
             }
         }
     }
+}
+
+/// The automation or pipeline execution a child started. Best effort: reading the
+/// child's history in another account needs the bootstrap deploy role there; without it
+/// the command still works, it just has to look it up itself.
+async fn started_by_child(
+    session: &Session,
+    desired: &DesiredState,
+    child: &str,
+    kind: ChildKind,
+) -> Option<String> {
+    let account_id = arn_account(child)?;
+    let account = desired.accounts.iter().find(|a| a.id == account_id)?;
+    let clients = session
+        .account(account, &external_id(&desired.home.id))
+        .await
+        .ok()?;
+    child_result(&clients.sfn, child, started_field(kind))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Approve or reject.
@@ -569,6 +720,8 @@ pub struct DecideRequest<'a> {
     pub stage: &'a str,
     /// The SSM automation of the stage, when the caller knows it (from `status`).
     pub automation_execution_id: Option<&'a str>,
+    /// The pipeline execution of a CodePipeline stage, when the caller knows it.
+    pub pipeline_execution_id: Option<&'a str>,
     pub verdict: Verdict,
     pub comment: Option<&'a str>,
 }
@@ -583,6 +736,7 @@ pub async fn decide(
         run,
         stage: stage_id,
         automation_execution_id,
+        pipeline_execution_id,
         verdict,
         comment,
     } = request;
@@ -621,7 +775,7 @@ pub async fn decide(
         ChildKind::Ssm => {
             let id = match automation_execution_id {
                 Some(id) => id.to_owned(),
-                None => find_automation(session, desired, manifest, &run_arn, stage).await?,
+                None => find_started(session, desired, manifest, &run_arn, stage).await?,
             };
             let mut payload = std::collections::HashMap::new();
             if let Some(c) = comment {
@@ -664,13 +818,11 @@ pub async fn decide(
                     "stage {stage_id} has no pipeline in the manifest"
                 )));
             };
-            let token = pending_approval(&clients, pipeline).await.map_err(fail)?;
-            let Some(token) = token else {
-                return Err(DeployError::new(format!(
-                    "pipeline {pipeline} has no approval waiting for a decision"
-                ))
-                .with_help("`approvalc status RUN` shows what is pending"));
+            let execution = match pipeline_execution_id {
+                Some(id) => id.to_owned(),
+                None => find_started(session, desired, manifest, &run_arn, stage).await?,
             };
+            let token = approval_token(&clients, pipeline, &execution, stage_id).await?;
             let summary = comment.map_or_else(
                 || {
                     format!(
@@ -714,55 +866,145 @@ pub async fn decide(
     }
 }
 
-/// The approval token of the pipeline's waiting `Approve` action (a pipeline token, not a
-/// task token; it is passed straight to `PutApprovalResult` and never shown).
-async fn pending_approval(
+/// What `GetPipelineState` offers to decide: the pipeline execution in the approval
+/// stage and, when its `Approve` action waits, the action's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Offered {
+    pipeline_execution_id: Option<String>,
+    token: Option<String>,
+}
+
+fn offered(state: &GetPipelineStateOutput) -> Offered {
+    let stage = state
+        .stage_states()
+        .iter()
+        .find(|s| s.stage_name() == Some(PIPELINE_STAGE));
+    Offered {
+        pipeline_execution_id: stage
+            .and_then(|s| s.latest_execution())
+            .map(|e| e.pipeline_execution_id().to_owned()),
+        token: stage
+            .into_iter()
+            .flat_map(|s| s.action_states())
+            .filter(|a| a.action_name() == Some(PIPELINE_ACTION))
+            .filter_map(|a| a.latest_execution())
+            .filter(|e| e.status() == Some(&ActionExecutionStatus::InProgress))
+            .find_map(|e| e.token().map(str::to_owned)),
+    }
+}
+
+/// The approval token of this run's waiting `Approve` action (a pipeline token, not a task
+/// token; it goes straight to `PutApprovalResult` and is never shown). The pipelines run in
+/// PARALLEL mode, so the approval `GetPipelineState` offers may be another run's: then
+/// nothing is decided, and `ListActionExecutions` of this run's pipeline execution says
+/// where this run's approval stands.
+async fn approval_token(
     clients: &AccountClients,
     pipeline: &str,
-) -> Result<Option<String>, CallError> {
+    execution: &str,
+    stage_id: &str,
+) -> Result<String, DeployError> {
+    let account = clients.account.to_string();
+    let fail = |e: CallError| DeployError::from_call(e, &account);
     let state = clients
         .codepipeline
         .get_pipeline_state()
         .name(pipeline)
         .send()
         .await
-        .map_err(|e| call_error("codepipeline:GetPipelineState", e))?;
-    Ok(state
-        .stage_states()
+        .map_err(|e| fail(call_error("codepipeline:GetPipelineState", e)))?;
+    let offer = offered(&state);
+    if offer.pipeline_execution_id.as_deref() == Some(execution)
+        && let Some(token) = offer.token
+    {
+        return Ok(token);
+    }
+    let ours = clients
+        .codepipeline
+        .list_action_executions()
+        .pipeline_name(pipeline)
+        .filter(
+            ActionExecutionFilter::builder()
+                .pipeline_execution_id(execution)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| fail(call_error("codepipeline:ListActionExecutions", e)))?;
+    let status = ours
+        .action_execution_details()
         .iter()
-        .filter(|s| s.stage_name() == Some(PIPELINE_STAGE))
-        .flat_map(|s| s.action_states())
-        .filter(|a| a.action_name() == Some(PIPELINE_ACTION))
-        .filter_map(|a| a.latest_execution())
-        .filter(|e| e.status() == Some(&ActionExecutionStatus::InProgress))
-        .find_map(|e| e.token().map(str::to_owned)))
+        .find(|d| {
+            d.stage_name() == Some(PIPELINE_STAGE) && d.action_name() == Some(PIPELINE_ACTION)
+        })
+        .and_then(|d| d.status().cloned());
+    Err(not_offered(pipeline, execution, stage_id, &offer, status))
 }
 
-async fn find_automation(
+/// Why this run's approval cannot be decided now.
+fn not_offered(
+    pipeline: &str,
+    execution: &str,
+    stage_id: &str,
+    offer: &Offered,
+    ours: Option<ActionExecutionStatus>,
+) -> DeployError {
+    let status_help = "`approvalc status RUN --file FILE` shows what is pending";
+    match ours {
+        None => DeployError::new(format!(
+            "stage {stage_id}: pipeline {pipeline} execution {execution} has not reached its approval"
+        ))
+        .with_help(status_help),
+        Some(ActionExecutionStatus::InProgress) => DeployError::new(format!(
+            "stage {stage_id}: pipeline {pipeline} offers the approval of another run (pipeline execution {}), \
+             not this run's ({execution}); nothing was decided",
+            offer.pipeline_execution_id.as_deref().unwrap_or("unknown")
+        ))
+        .with_help(
+            "the pipeline runs in PARALLEL mode and GetPipelineState shows only the latest approval: \
+             decide this run's approval in the CodePipeline console (execution timeline), \
+             or run the command again once the other run's approval is decided",
+        ),
+        Some(other) => DeployError::new(format!(
+            "stage {stage_id}: the approval of pipeline {pipeline} execution {execution} is no longer \
+             waiting ({})",
+            other.as_str()
+        ))
+        .with_help(status_help),
+    }
+}
+
+/// The automation (SSM) or pipeline execution (CodePipeline) a stage's child started,
+/// through the run's histories: the parent's (and its parts') for the child, the child's
+/// for what it started.
+async fn find_started(
     session: &Session,
     desired: &DesiredState,
     manifest: &Manifest,
     run_arn: &str,
     stage: &StageEntry,
 ) -> Result<String, DeployError> {
+    let (what, flag) = match stage.kind {
+        ChildKind::Codepipeline => ("pipeline execution", "--pipeline-execution-id"),
+        ChildKind::Ssm | ChildKind::Action => ("automation", "--automation-execution-id"),
+    };
     let cannot = |why: String| {
         DeployError::new(format!(
-            "cannot find the automation stage {} waits on: {why}",
+            "cannot find the {what} stage {} waits on: {why}",
             stage.id
         ))
-        .with_help(
+        .with_help(format!(
             "ask whoever started the run for `approvalc status RUN`, which prints the command \
-             with --automation-execution-id, or find the automation in the Systems Manager \
-             console and pass its id",
-        )
+             with {flag}, or find it in the console and pass its id"
+        ))
     };
     let home = session
         .account(&desired.home, &external_id(&desired.home.id))
         .await?;
-    let events = history(&home.sfn, run_arn)
+    let (parent, parts) = run_histories(&home.sfn, run_arn, manifest)
         .await
         .map_err(|e| cannot(e.to_string()))?;
-    let seen = fold_history(&events, manifest);
+    let seen = fold_run(&parent, &parts, manifest);
     let Some(child) = seen.get(&stage.id).and_then(|s| s.child.clone()) else {
         return Err(cannot("the stage has not started".to_owned()));
     };
@@ -775,10 +1017,10 @@ async fn find_automation(
     let clients = session
         .account(account, &external_id(&desired.home.id))
         .await?;
-    automation_of(&clients.sfn, &child)
+    child_result(&clients.sfn, &child, started_field(stage.kind))
         .await
         .map_err(|e| cannot(e.to_string()))?
-        .ok_or_else(|| cannot("its automation has not started yet".to_owned()))
+        .ok_or_else(|| cannot(format!("its {what} has not started yet")))
 }
 
 /// One line of `approvalc runs --aws FILE`.
@@ -897,6 +1139,243 @@ mod tests {
         // Prepare's `cancelled` seed is not a decision while the run goes on.
         assert_eq!(qa.record, None);
         assert!(!seen.contains_key("prod-owner"));
+    }
+
+    fn submitted(id: i64, arn: &str) -> HistoryEvent {
+        event(id, HistoryEventType::TaskSubmitted)
+            .task_submitted_event_details(
+                TaskSubmittedEventDetails::builder()
+                    .resource_type("states")
+                    .resource("startExecution.sync:2")
+                    .output(json!({"ExecutionArn": arn, "StartDate": 1}).to_string())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    fn entered_event(id: i64, name: &str) -> HistoryEvent {
+        event(id, HistoryEventType::TaskStateEntered)
+            .state_entered_event_details(
+                StateEnteredEventDetails::builder()
+                    .name(name)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    /// A task state that started an execution: Entered → Scheduled → Started → Submitted,
+    /// as Step Functions writes them for `startExecution.sync:2`.
+    fn started(first_id: i64, state: &str, arn: &str) -> Vec<HistoryEvent> {
+        vec![
+            entered_event(first_id, state),
+            event(first_id + 1, HistoryEventType::TaskScheduled)
+                .build()
+                .unwrap(),
+            event(first_id + 2, HistoryEventType::TaskStarted)
+                .build()
+                .unwrap(),
+            submitted(first_id + 3, arn),
+        ]
+    }
+
+    fn exited(id: i64, state: &str, stage: &str) -> HistoryEvent {
+        let record = json!({"stages": {stage_key(stage): {
+            "stage": stage, "decision": "approved",
+            "approvers": ["arn:aws:iam::111111111111:role/A"], "decided_at": "2026-12-02T00:00:00Z"}}});
+        event(id, HistoryEventType::TaskStateExited)
+            .state_exited_event_details(
+                StateExitedEventDetails::builder()
+                    .name(state)
+                    .output(record.to_string())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    /// A chain of 1,100 SSM stages: too many for one state machine, so the compiler
+    /// splits it into part machines (like compiler/tests/lower_split.rs).
+    fn split_manifest() -> Manifest {
+        let mut source = "apiVersion: approvalc/v1\nname: gen\nregion: us-east-1\nhome: main\naccounts:\n  main: { id: \"111111111111\" }\nstages:\n".to_owned();
+        for i in 0..1100 {
+            let needs = if i == 0 {
+                String::new()
+            } else {
+                format!("    needs: [s{}]\n", i - 1)
+            };
+            source.push_str(&format!(
+                "  s{i}:\n{needs}    ssm:\n      approvers: [arn:aws:iam::111111111111:role/A]\n    timeout: 2h\n"
+            ));
+        }
+        let manifest = approvalc_compiler::lower::compile(&source)
+            .artifacts
+            .unwrap()
+            .manifest;
+        assert!(
+            manifest.parts.len() >= 2,
+            "not split: {}",
+            manifest.parts.len()
+        );
+        manifest
+    }
+
+    fn part_arn(part: &str) -> String {
+        format!("arn:aws:states:us-east-1:111111111111:execution:{part}:run-1")
+    }
+
+    #[test]
+    fn status_follows_part_executions_and_merges_their_stages() {
+        let manifest = split_manifest();
+        let parent_name = manifest.parent.name.clone();
+        // Every part is started by its starter (the parent or another part); in each part
+        // its first stage was approved, and in the last part the first stage waits.
+        let mut parent: Vec<HistoryEvent> = Vec::new();
+        let mut histories: BTreeMap<String, Vec<HistoryEvent>> = BTreeMap::new();
+        let last = manifest.parts.len() - 1;
+        let child = "arn:aws:states:us-east-1:111111111111:execution:approvalc-ssm-approval:c9";
+        for (i, part) in manifest.parts.iter().enumerate() {
+            let starter = if part.started_by == parent_name {
+                &mut parent
+            } else {
+                histories.entry(part_arn(&part.started_by)).or_default()
+            };
+            let next = starter.len() as i64 + 1;
+            starter.extend(started(
+                next,
+                &format!("Part_{}", i + 1),
+                &part_arn(&part.name),
+            ));
+            let own = histories.entry(part_arn(&part.name)).or_default();
+            let first = part.stages[0].clone();
+            let next = own.len() as i64 + 1;
+            if i == last {
+                own.extend(started(next, &first, child));
+            } else {
+                own.push(entered_event(next, &first));
+                own.push(exited(next + 1, &first, &first));
+            }
+        }
+
+        // Only the parent: the stages inside parts are unknown.
+        let alone = fold_history(&parent, &manifest);
+        assert!(
+            manifest
+                .parts
+                .iter()
+                .all(|p| !alone.contains_key(&p.stages[0])),
+            "{alone:?}"
+        );
+        assert!(!alone.contains_key("Part_1"), "a part task is not a stage");
+
+        // Walk as run_histories does: read what is unread until nothing is.
+        let mut read: Vec<(String, Vec<HistoryEvent>)> = Vec::new();
+        let mut rounds = 0;
+        loop {
+            let next = unread_parts(&parent, &read, &manifest);
+            if next.is_empty() {
+                break;
+            }
+            rounds += 1;
+            for arn in next {
+                let events = histories.get(&arn).cloned().unwrap_or_default();
+                read.push((arn, events));
+            }
+        }
+        assert_eq!(read.len(), manifest.parts.len(), "every part read once");
+        let nested = manifest.parts.iter().any(|p| p.started_by != parent_name);
+        assert_eq!(rounds > 1, nested, "rounds {rounds}");
+
+        let seen = fold_run(&parent, &read, &manifest);
+        for (i, part) in manifest.parts.iter().enumerate() {
+            let s = &seen[&part.stages[0]];
+            assert!(s.entered, "{}", part.stages[0]);
+            if i == last {
+                assert_eq!(s.child.as_deref(), Some(child));
+                assert_eq!(s.record, None);
+            } else {
+                assert_eq!(s.record.as_ref().unwrap()["decision"], "approved");
+            }
+        }
+        // A stage no history reached stays out (reported "not started").
+        let untouched = manifest.parts[0].stages.last().unwrap();
+        assert!(!seen.contains_key(untouched), "{untouched}");
+    }
+
+    fn pipeline_state(execution: &str, token: Option<&str>) -> GetPipelineStateOutput {
+        use aws_sdk_codepipeline::types::{
+            ActionExecution, ActionState, StageExecution, StageExecutionStatus, StageState,
+        };
+        let mut action = ActionExecution::builder().status(ActionExecutionStatus::InProgress);
+        if let Some(t) = token {
+            action = action.token(t);
+        }
+        GetPipelineStateOutput::builder()
+            .pipeline_name("approvalc-x-deploy")
+            .stage_states(
+                StageState::builder()
+                    .stage_name(PIPELINE_STAGE)
+                    .latest_execution(
+                        StageExecution::builder()
+                            .pipeline_execution_id(execution)
+                            .status(StageExecutionStatus::InProgress)
+                            .build()
+                            .unwrap(),
+                    )
+                    .action_states(
+                        ActionState::builder()
+                            .action_name(PIPELINE_ACTION)
+                            .latest_execution(action.build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_pipeline_approval_is_decided_only_for_its_own_pipeline_execution() {
+        let offer = offered(&pipeline_state("e-other", Some("tok")));
+        assert_eq!(offer.pipeline_execution_id.as_deref(), Some("e-other"));
+        assert_eq!(offer.token.as_deref(), Some("tok"));
+        // This run's execution is e-mine: the offered token is another run's.
+        let err = not_offered(
+            "approvalc-x-deploy",
+            "e-mine",
+            "prod-owner",
+            &offer,
+            Some(ActionExecutionStatus::InProgress),
+        );
+        assert!(
+            err.message
+                .contains("another run (pipeline execution e-other)")
+                && err.message.contains("e-mine")
+                && err.message.contains("nothing was decided"),
+            "{err}"
+        );
+        assert!(err.help.unwrap().contains("PARALLEL"));
+        let err = not_offered(
+            "p",
+            "e-mine",
+            "s",
+            &offer,
+            Some(ActionExecutionStatus::Succeeded),
+        );
+        assert!(
+            err.message.contains("no longer waiting (Succeeded)"),
+            "{err}"
+        );
+        let err = not_offered("p", "e-mine", "s", &offer, None);
+        assert!(
+            err.message.contains("has not reached its approval"),
+            "{err}"
+        );
+        // No token (not waiting): nothing offered.
+        assert_eq!(offered(&pipeline_state("e-mine", None)).token, None);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct AccountClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Bootstrap only: the Lambda code bucket.
+    pub s3: aws_sdk_s3::Client,
     pub region: String,
 }
 
@@ -188,6 +190,14 @@ impl Session {
                     .build(),
             ),
             sts: sts_client(config, calls),
+            // Emulators answer on one host name: path-style addressing (`host/bucket/key`)
+            // instead of a `bucket.host` DNS name that does not resolve.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(config.endpoint_url().is_some())
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
             region: self.region.clone(),
         }
     }

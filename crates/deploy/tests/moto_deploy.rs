@@ -5,6 +5,7 @@
 
 mod common;
 
+use approvalc_deploy::code::{self, Architecture};
 use approvalc_deploy::model::Kind;
 use approvalc_deploy::plan::Action;
 use approvalc_deploy::{Calls, Deployer, Fault, bootstrap};
@@ -282,9 +283,36 @@ async fn a_missing_bootstrap_is_reported_with_the_command_that_fixes_it() {
     );
 }
 
+/// SDK calls per operation (`S3.PutObject` → 4).
+fn ops(calls: &Calls, service: &str) -> std::collections::BTreeMap<String, u64> {
+    calls
+        .stats()
+        .by_operation
+        .into_iter()
+        .filter(|(op, _)| op.starts_with(service))
+        .collect()
+}
+
+/// The stack parameter `key` as it lives.
+async fn stack_parameter(clients: &approvalc_deploy::session::AccountClients, key: &str) -> String {
+    let out = clients
+        .cloudformation
+        .describe_stacks()
+        .stack_name(bootstrap::STACK_NAME)
+        .send()
+        .await
+        .unwrap();
+    out.stacks()[0]
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .and_then(|p| p.parameter_value())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bootstrap_creates_the_stack_once_and_a_second_run_changes_nothing() {
-    upload_code();
+async fn bootstrap_uploads_the_zips_once_and_a_changed_zip_updates_the_stack() {
     let source = isolate(&example("temporary-privilege"), "t70-bs", 70);
     let artifacts = compile(&source);
     let desired = desired(&artifacts);
@@ -294,14 +322,110 @@ async fn bootstrap_creates_the_stack_once_and_a_second_run_changes_nothing() {
     let clients = session.account(&account, "").await.unwrap();
     let template = bootstrap::template(&artifacts, &account.name).unwrap();
     assert!(template.contains("\"DeployRole\""));
-    let first = bootstrap::deploy(&clients, &template, CODE_BUCKET)
+    let dir = std::env::temp_dir().join(format!("approvalc-t70-zips-{}", std::process::id()));
+    write_stub_zips(&dir, "v1");
+    let zips = code::read_zips(&dir, Architecture::X86_64).unwrap();
+    let bucket = code::default_bucket(&account.id, &desired.region);
+
+    calls.reset();
+    let first = bootstrap::apply(&clients, &template, &zips, None, Architecture::X86_64)
         .await
         .unwrap();
-    assert_eq!(first, bootstrap::Outcome::Created);
-    let second = bootstrap::deploy(&clients, &template, CODE_BUCKET)
+    assert_eq!(first.stack, bootstrap::Outcome::Created);
+    assert_eq!(first.code.bucket, bucket);
+    assert!(first.code.bucket_created);
+    assert_eq!(first.code.sent.len(), 4, "{:?}", first.code);
+    let s3 = ops(&calls, "S3.");
+    assert_eq!(s3.get("S3.PutObject"), Some(&4), "{s3:?}");
+    assert_eq!(s3.get("S3.CreateBucket"), Some(&1), "{s3:?}");
+    for zip in &zips {
+        let key = stack_parameter(
+            &clients,
+            &approvalc_compiler::lower::bootstrap::code_key_parameter(zip.lambda),
+        )
+        .await;
+        assert_eq!(key, zip.key());
+        assert!(key.contains(&zip.sha256));
+    }
+    // The bucket approvalc made is tagged as its own and blocks public access.
+    let pab = clients
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
         .await
         .unwrap();
-    assert_ne!(second, bootstrap::Outcome::Created);
+    let c = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+
+    // Same zips, same template: nothing is uploaded, the stack is not touched.
+    calls.reset();
+    let second = bootstrap::apply(&clients, &template, &zips, None, Architecture::X86_64)
+        .await
+        .unwrap();
+    assert_eq!(second.stack, bootstrap::Outcome::Unchanged);
+    assert!(!second.code.bucket_created);
+    assert!(second.code.sent.is_empty());
+    let s3 = ops(&calls, "S3.");
+    assert_eq!(
+        s3,
+        [
+            ("S3.GetBucketTagging".to_owned(), 1),
+            ("S3.GetPublicAccessBlock".to_owned(), 1),
+            ("S3.HeadObject".to_owned(), 4),
+        ]
+        .into_iter()
+        .collect(),
+        "a second bootstrap reads, never writes"
+    );
+    let cfn = ops(&calls, "CloudFormation.");
+    assert!(
+        !cfn.contains_key("CloudFormation.UpdateStack")
+            && !cfn.contains_key("CloudFormation.CreateStack"),
+        "{cfn:?}"
+    );
+    let second_calls = calls.stats().calls;
+
+    // One zip changes: one upload under a new key, and the stack is updated with it.
+    std::fs::write(
+        dir.join("approvalc-cleanup.zip"),
+        "PK\x03\x04stub cleanup v2",
+    )
+    .unwrap();
+    let changed = code::read_zips(&dir, Architecture::X86_64).unwrap();
+    let new_key = changed
+        .iter()
+        .find(|z| z.lambda == approvalc_compiler::lower::names::Lambda::Cleanup)
+        .map(|z| z.key())
+        .unwrap();
+    assert!(!zips.iter().any(|z| z.key() == new_key));
+    calls.reset();
+    let third = bootstrap::apply(&clients, &template, &changed, None, Architecture::X86_64)
+        .await
+        .unwrap();
+    assert_eq!(third.stack, bootstrap::Outcome::Updated);
+    assert_eq!(third.code.sent, vec![new_key.clone()]);
+    assert_eq!(stack_parameter(&clients, "CleanupCodeKey").await, new_key);
+    assert_eq!(
+        stack_parameter(&clients, "ReconcilerCodeKey").await,
+        zips.iter()
+            .find(|z| z.lambda == approvalc_compiler::lower::names::Lambda::Reconciler)
+            .map(|z| z.key())
+            .unwrap()
+    );
+    eprintln!(
+        "bootstrap: first {:?}, second {second_calls} calls",
+        first.code.sent.len()
+    );
+
     let inv = inventory(&account, &desired.region).await;
     for name in [
         "role/approvalc-deploy",
@@ -312,6 +436,122 @@ async fn bootstrap_creates_the_stack_once_and_a_second_run_changes_nothing() {
     }
     let err = bootstrap::template(&artifacts, "nope").unwrap_err();
     assert!(err.help.unwrap().contains("operator"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Killed after any SDK call of the upload (the service applied it, the caller never saw
+/// the answer), the upload run again ends with every key in place and the bucket
+/// complete; nothing is sent twice once it is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_killed_after_any_sdk_call_converges_on_rerun() {
+    let account = approvalc_deploy::model::Account {
+        name: "operator".to_owned(),
+        id: "710000000001".to_owned(),
+    };
+    let region = "ap-northeast-1";
+    let calls = Calls::new();
+    let session = session(&account.id, region, &calls).await;
+    let clients = session.account(&account, "").await.unwrap();
+    let zips = stub_zips();
+    // A clean run counts the calls: every one of them is a kill point.
+    calls.reset();
+    code::upload(&clients.s3, "approvalc-t71-count", region, zips)
+        .await
+        .unwrap();
+    let total = calls.stats().calls;
+    assert_eq!(total, 12, "{:?}", calls.stats().by_operation);
+    for n in 1..=total {
+        let bucket = format!("approvalc-t71-kill-{n}");
+        calls.reset();
+        calls.inject(Fault::After(n));
+        let killed = code::upload(&clients.s3, &bucket, region, zips).await;
+        calls.disarm();
+        assert!(killed.is_err(), "n={n}: the fault did not strike");
+        let rerun = code::upload(&clients.s3, &bucket, region, zips)
+            .await
+            .unwrap_or_else(|e| panic!("n={n}: {e} {:?}", e.help));
+        assert_eq!(rerun.keys.len(), 4);
+        for zip in zips {
+            clients
+                .s3
+                .head_object()
+                .bucket(&bucket)
+                .key(zip.key())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("n={n}: {} missing: {e}", zip.key()));
+        }
+        let tags = clients.s3.get_bucket_tagging().bucket(&bucket).send().await;
+        let pab = clients
+            .s3
+            .get_public_access_block()
+            .bucket(&bucket)
+            .send()
+            .await;
+        // Calls 1-4 are GetBucketTagging, CreateBucket, PutBucketTagging,
+        // PutPublicAccessBlock. Killed right after CreateBucket (n = 2), the bucket has no
+        // owner tag and is treated as someone else's (keys only); from the tag on, the
+        // re-run completes it.
+        if n == 2 {
+            assert!(tags.is_err(), "n={n}: a bucket without our tag was tagged");
+        } else {
+            assert!(tags.is_ok(), "n={n}: owner tag missing");
+            assert!(pab.is_ok(), "n={n}: public access not blocked");
+        }
+        let again = code::upload(&clients.s3, &bucket, region, zips)
+            .await
+            .unwrap();
+        assert!(again.sent.is_empty(), "n={n}: {:?}", again.sent);
+    }
+}
+
+/// A bucket approvalc did not create gets approvalc's keys and nothing else: no tag, no
+/// public access block change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_own_code_bucket_only_gets_the_keys() {
+    let account = approvalc_deploy::model::Account {
+        name: "operator".to_owned(),
+        id: "720000000001".to_owned(),
+    };
+    let region = "ap-northeast-1";
+    let calls = Calls::new();
+    let session = session(&account.id, region, &calls).await;
+    let clients = session.account(&account, "").await.unwrap();
+    let bucket = "t72-users-own-bucket";
+    clients
+        .s3
+        .create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    calls.reset();
+    let up = code::upload(&clients.s3, bucket, region, stub_zips())
+        .await
+        .unwrap();
+    assert!(!up.bucket_created);
+    assert_eq!(up.sent.len(), 4);
+    let writes: Vec<String> = calls
+        .stats()
+        .by_operation
+        .into_keys()
+        .filter(|op| op.starts_with("S3.Put") || op.starts_with("S3.Create"))
+        .collect();
+    assert_eq!(writes, vec!["S3.PutObject".to_owned()]);
+    assert!(
+        clients
+            .s3
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .is_err()
+    );
 }
 
 /// Kill `destroy` after SDK call N for every N: a re-run removes the rest, and nothing

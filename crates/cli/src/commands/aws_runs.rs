@@ -47,13 +47,17 @@ pub struct AwsRunArgs {
     pub connect: ConnectArgs,
 }
 
-/// `approvalc approve|reject` only: the automation to signal, as `approvalc status` printed
+/// `approvalc approve|reject` only: what the stage waits on, as `approvalc status` printed
 /// it (saves reading the run's history, which approvers may not be allowed to).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AutomationArg {
     /// SSM automation execution id of the waiting stage (AWS runs, SSM stages).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "pipeline_execution_id")]
     pub automation_execution_id: Option<String>,
+    /// Pipeline execution id of the waiting stage (AWS runs, CodePipeline stages): only
+    /// that execution's approval is decided, never another run's.
+    #[arg(long, value_name = "ID")]
+    pub pipeline_execution_id: Option<String>,
 }
 
 /// Keeps the local command's own after-help (exit statuses, examples) and adds ours.
@@ -269,7 +273,11 @@ pub fn status(args: Status) -> miette::Result<Exit> {
 
 fn print_status(s: &RunStatus) {
     let state = match s.status.as_str() {
-        "RUNNING" => "running (waiting for approvals)".to_owned(),
+        "RUNNING" if s.stages.iter().any(|st| st.state == "waiting") => {
+            "running (waiting for approvals)".to_owned()
+        }
+        "RUNNING" if s.note.is_some() => "running, no stage started yet".to_owned(),
+        "RUNNING" => "running".to_owned(),
         other => other.to_ascii_lowercase(),
     };
     println!("run {} of {}: {state}", s.run, s.workflow);
@@ -289,6 +297,9 @@ fn print_status(s: &RunStatus) {
     }
     if let Some(e) = &s.error {
         println!("  error: {e}: {}", s.cause.as_deref().unwrap_or(""));
+    }
+    if let Some(note) = &s.note {
+        println!("  note: {note}");
     }
     for stage in &s.stages {
         let who = if stage.approvers.is_empty() {
@@ -351,6 +362,7 @@ pub fn decide(args: Decide, local: approvalc_local::Verdict) -> miette::Result<E
             run: &run,
             stage: &stage,
             automation_execution_id: automation.automation_execution_id.as_deref(),
+            pipeline_execution_id: automation.pipeline_execution_id.as_deref(),
             verdict,
             comment: comment.as_deref(),
         };

@@ -2,25 +2,54 @@
 //! stack `approvalc-bootstrap` (token table, approval document, generic child machines,
 //! callback Lambdas, EventBridge rules, reconciler schedule, and the `approvalc-deploy`
 //! role that lets deploys from the workflow's home account in), or prints its template.
+//! The runtime Lambda zips are uploaded first (content-addressed keys, see
+//! `approvalc_deploy::code`).
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use approvalc_deploy::Calls;
 use approvalc_deploy::DeployError;
 use approvalc_deploy::bootstrap::{self, Outcome};
+use approvalc_deploy::code::{self, Architecture};
 
 use crate::Exit;
 use crate::commands::aws::{self, ConnectArgs, Format};
 
 const AFTER_HELP: &str = "\
-Run it with credentials of ACCOUNT itself (--profile). The Lambda zips must already be in
---code-bucket under --code-key-prefix (build them with scripts/package-lambdas.sh, upload
-with `aws s3 cp dist/lambda/x86_64/ s3://BUCKET/approvalc/lambda/ --recursive`; arm64 zips need the template parameter LambdaArchitecture=arm64). Running it
-again updates the stack; nothing changes when the template is the same.
+Run it with credentials of ACCOUNT itself (--profile). It first uploads the four runtime
+Lambda zips from --lambda-dir (built by scripts/package-lambdas.sh) to the code bucket,
+under keys that contain each zip's SHA-256: a zip already there is not sent again, and new
+code is a new key, so CloudFormation updates exactly the functions whose code changed. The
+code bucket is created when it does not exist (public access blocked, tagged as approvalc's);
+a bucket of yours named by --code-bucket only gets approvalc's keys. Running it again with
+the same zips and template sends nothing.
+
+For an emulator, which never runs the Lambdas, any four files starting with the zip magic
+bytes do (docs/deploy.md, \"Try it on a laptop\").
 
 Examples:
   approvalc bootstrap prod workflows/multi-level-cross-account.yaml --template-only > prod.json
-  approvalc bootstrap prod workflows/multi-level-cross-account.yaml --code-bucket my-code --profile prod";
+  scripts/package-lambdas.sh --arch x86_64
+  approvalc bootstrap prod workflows/multi-level-cross-account.yaml --profile prod";
+
+/// The Lambdas' CPU architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Arch {
+    #[default]
+    #[value(name = "x86_64")]
+    X86_64,
+    Arm64,
+}
+
+impl From<Arch> for Architecture {
+    fn from(a: Arch) -> Self {
+        match a {
+            Arch::X86_64 => Architecture::X86_64,
+            Arch::Arm64 => Architecture::Arm64,
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP, before_long_help = aws::CONNECT_HELP)]
@@ -34,8 +63,16 @@ pub struct Args {
     /// Print the CloudFormation template (JSON) instead of deploying it.
     #[arg(long)]
     pub template_only: bool,
-    /// S3 bucket holding the runtime Lambda zips.
-    #[arg(long, value_name = "BUCKET", required_unless_present = "template_only")]
+    /// Directory holding approvalc-{ssm-callback,codepipeline-callback,cleanup,reconciler}.zip
+    /// [default: dist/lambda/<--arch>, where scripts/package-lambdas.sh writes them].
+    #[arg(long, value_name = "DIR")]
+    pub lambda_dir: Option<PathBuf>,
+    /// Architecture the zips were built for.
+    #[arg(long, value_enum, default_value_t)]
+    pub arch: Arch,
+    /// S3 bucket for the zips (created when missing)
+    /// [default: approvalc-code-<account id>-<region>].
+    #[arg(long, value_name = "BUCKET")]
     pub code_bucket: Option<String>,
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -69,12 +106,22 @@ pub fn run(args: Args) -> miette::Result<Exit> {
             args.account
         ))));
     };
+    let architecture = Architecture::from(args.arch);
+    let dir = args
+        .lambda_dir
+        .clone()
+        .unwrap_or_else(|| architecture.default_dir());
+    // Read before connecting: a missing zip is found without any AWS call.
+    let zips = match code::read_zips(&dir, architecture) {
+        Ok(z) => z,
+        Err(e) => return Ok(aws::report(&e)),
+    };
     let runtime = match aws::runtime() {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
     let calls = Calls::new();
-    let code_bucket = args.code_bucket.clone().unwrap_or_default();
+    let started = Instant::now();
     let result = runtime.block_on(async {
         let session = aws::connect(&args.connect, &loaded.desired.region, &calls).await?;
         if session.caller.account != account.id {
@@ -90,16 +137,17 @@ pub fn run(args: Args) -> miette::Result<Exit> {
             ));
         }
         let clients = session.account(&account, "").await.map_err(|e| aws::report(&e))?;
-        eprintln!("bootstrapping {account}: stack {} ...", bootstrap::STACK_NAME);
-        bootstrap::deploy(&clients, &template, &code_bucket)
+        eprintln!("bootstrapping {account}: code from {}, stack {} ...", dir.display(), bootstrap::STACK_NAME);
+        bootstrap::apply(&clients, &template, &zips, args.code_bucket.as_deref(), architecture)
             .await
             .map_err(|e| aws::report(&e))
     });
     aws::note_retries(&calls);
-    let outcome = match result {
+    let done = match result {
         Ok(o) => o,
         Err(exit) => return Ok(exit),
     };
+    let outcome = done.stack;
     let word = match outcome {
         Outcome::Created => "created",
         Outcome::Updated => "updated",
@@ -111,8 +159,31 @@ pub fn run(args: Args) -> miette::Result<Exit> {
             "account_id": account.id,
             "stack": bootstrap::STACK_NAME,
             "outcome": word,
+            "code_bucket": done.code.bucket,
+            "code_bucket_created": done.code.bucket_created,
+            "code_keys": done.code.keys,
+            "uploaded": done.code.sent,
+            "calls": calls.stats().calls,
         })),
-        Format::Text => eprintln!("{account}: stack {} {word}", bootstrap::STACK_NAME),
+        Format::Text => {
+            eprintln!(
+                "{account}: code bucket {}{}: {} of {} zips uploaded",
+                done.code.bucket,
+                if done.code.bucket_created {
+                    " (created)"
+                } else {
+                    ""
+                },
+                done.code.sent.len(),
+                zips.len()
+            );
+            eprintln!(
+                "{account}: stack {} {word} ({} AWS calls, {:.1} s)",
+                bootstrap::STACK_NAME,
+                calls.stats().calls,
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     Ok(Exit::Success)
 }

@@ -21,7 +21,7 @@ Exit status: 0 deployed (or nothing to do), 1 a problem to fix (the message says
 internal error.
 
 Examples:
-  approvalc bootstrap operator workflows/multi-level-cross-account.yaml --code-bucket my-bucket
+  approvalc bootstrap operator workflows/multi-level-cross-account.yaml
   approvalc deploy workflows/multi-level-cross-account.yaml
   approvalc deploy out/release-prod --endpoint-url http://127.0.0.1:5000 --stats";
 

@@ -7,15 +7,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use approvalc_compiler::lower::Artifacts;
+use approvalc_deploy::code::{self, Architecture, LambdaZip};
 use approvalc_deploy::model::{Account, DesiredState, Principal, Spec};
 use approvalc_deploy::{Calls, Deployer, Session, SessionOptions, bootstrap};
-use approvalc_moto_server::{MotoServer, Request};
+use approvalc_moto_server::MotoServer;
 use aws_config::BehaviorVersion;
 use aws_sdk_sts::config::{Credentials, Region};
-
-/// The bucket the stub Lambda zips are uploaded to (moto's default account; bucket names are
-/// global in moto too, so every account's stack can read it).
-pub const CODE_BUCKET: &str = "approvalc-test-code";
 
 /// One moto server for this test binary, with Step Functions execution turned off: with it
 /// on, moto keeps state machines in a second backend that CloudFormation does not write
@@ -129,49 +126,44 @@ pub fn desired(artifacts: &Artifacts) -> DesiredState {
     approvalc_deploy::desired(artifacts).unwrap()
 }
 
-/// Uploads stub Lambda zips (moto stores any bytes) once per server.
-pub fn upload_code() {
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let m = moto();
-        let create = "<CreateBucketConfiguration><LocationConstraint>ap-northeast-1</LocationConstraint></CreateBucketConfiguration>";
-        let put = |path: &str, body: &str, ctype: &str| {
-            let r = m
-                .send(&Request {
-                    method: "PUT",
-                    path,
-                    headers: &[("Content-Type", ctype)],
-                    body: Some(body),
-                })
-                .unwrap();
-            assert_eq!(r.status, 200, "PUT {path}: {}", r.body);
-        };
-        put(&format!("/{CODE_BUCKET}"), create, "text/xml");
-        for f in [
-            "ssm-callback",
-            "codepipeline-callback",
-            "cleanup",
-            "reconciler",
-        ] {
-            put(
-                &format!("/{CODE_BUCKET}/approvalc/lambda/approvalc-{f}.zip"),
-                "stub",
-                "application/zip",
-            );
-        }
-    });
+/// Writes four stub Lambda zips into `dir` (zip magic, then `salt`: moto never runs them,
+/// and a different salt is different code).
+pub fn write_stub_zips(dir: &std::path::Path, salt: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    for lambda in approvalc_compiler::lower::names::Lambda::ALL {
+        let name = lambda.function_name();
+        std::fs::write(
+            dir.join(format!("{name}.zip")),
+            format!("PK\x03\x04stub {name} {salt}"),
+        )
+        .unwrap();
+    }
 }
 
-/// Bootstraps every account of the workflow through CloudFormation, as its own caller.
+/// The stub zips every test shares (written once per test binary).
+pub fn stub_zips() -> &'static [LambdaZip] {
+    static ZIPS: std::sync::OnceLock<Vec<LambdaZip>> = std::sync::OnceLock::new();
+    ZIPS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("approvalc-stub-zips-{}", std::process::id()));
+        write_stub_zips(&dir, "shared");
+        let zips = code::read_zips(&dir, Architecture::X86_64).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        zips
+    })
+}
+
+/// Bootstraps every account of the workflow through CloudFormation, as its own caller
+/// (code uploaded to each account's default code bucket).
 pub async fn bootstrap_all(artifacts: &Artifacts) {
-    upload_code();
     let desired = desired(artifacts);
     for account in &desired.accounts {
         let calls = Calls::new();
         let session = session(&account.id, &desired.region, &calls).await;
         let clients = session.account(account, "").await.unwrap();
         let template = bootstrap::template(artifacts, &account.name).unwrap();
-        if let Err(e) = bootstrap::deploy(&clients, &template, CODE_BUCKET).await {
+        if let Err(e) =
+            bootstrap::apply(&clients, &template, stub_zips(), None, Architecture::X86_64).await
+        {
             panic!("bootstrap {account}: {e} ({:?})", e.help);
         }
     }
