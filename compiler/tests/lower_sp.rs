@@ -240,3 +240,52 @@ fn wide_knot_uses_greedy_split_and_stays_correct() {
     assert!(!d.exact);
     check_preserves(2 * k, &edges, &d);
 }
+
+/// Each node needs up to three of the `window` nodes before it (the benchmark's random DAG
+/// shape, seeded).
+fn local_random_dag(n: usize, window: u64) -> Vec<(usize, usize)> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut edges = Vec::new();
+    for b in 1..n {
+        for _ in 0..next() % 4 {
+            let a = b.saturating_sub(1 + (next() % window) as usize);
+            if !edges.contains(&(a, b)) {
+                edges.push((a, b));
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn knot_larger_than_the_layer_limit_is_cut_at_every_level_and_stays_correct() {
+    use approvalc_compiler::lower::sp::LAYER_LIMIT;
+    let n = LAYER_LIMIT + 100;
+    let edges = local_random_dag(n, 20);
+    let d = decompose(n, &edges).unwrap();
+    assert!(!d.exact);
+    assert!(!d.extra_edges.is_empty());
+    check_preserves(n, &edges, &d);
+    // Cut into levels, no chain of the tree is longer than the longest `needs` chain.
+    let longest = |less: &[Vec<bool>]| {
+        let mut depth = vec![1usize; n];
+        for b in 0..n {
+            for a in 0..b {
+                if less[a][b] {
+                    depth[b] = depth[b].max(depth[a] + 1);
+                }
+            }
+        }
+        depth.into_iter().max().unwrap_or(0)
+    };
+    assert_eq!(
+        longest(&tree_order(n, &d.tree)),
+        longest(&closure(n, &edges))
+    );
+}
