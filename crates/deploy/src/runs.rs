@@ -998,9 +998,17 @@ async fn find_started(
              with {flag}, or find it in the console and pass its id"
         ))
     };
+    // Approvers usually may not assume the deploy role: then they need the id from
+    // `status`, which the help says.
     let home = session
         .account(&desired.home, &external_id(&desired.home.id))
-        .await?;
+        .await
+        .map_err(|e| {
+            cannot(format!(
+                "the run's history is not readable here ({})",
+                e.message
+            ))
+        })?;
     let (parent, parts) = run_histories(&home.sfn, run_arn, manifest)
         .await
         .map_err(|e| cannot(e.to_string()))?;
@@ -1016,7 +1024,13 @@ async fn find_started(
     };
     let clients = session
         .account(account, &external_id(&desired.home.id))
-        .await?;
+        .await
+        .map_err(|e| {
+            cannot(format!(
+                "the child's history is not readable here ({})",
+                e.message
+            ))
+        })?;
     child_result(&clients.sfn, &child, started_field(stage.kind))
         .await
         .map_err(|e| cannot(e.to_string()))?

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use approvalc_compiler::lower::{self, Artifacts};
-use approvalc_deploy::{Calls, DeployError, DesiredState, Session, SessionOptions};
+use approvalc_deploy::session::{AccountClients, external_id};
+use approvalc_deploy::{Calls, DeployError, Deployer, DesiredState, Session, SessionOptions};
 
 use crate::Exit;
 use crate::render::{self, Style};
@@ -103,6 +104,48 @@ pub fn load(path: &Path) -> Result<Loaded, Exit> {
         )
     })?;
     Ok(Loaded { artifacts, desired })
+}
+
+/// What every AWS command does around its own calls: an async runtime, the caller's
+/// session for the workflow's region, then `work`; retried calls are reported and, with
+/// `stats`, the calls per operation. Any error is printed as a diagnostic.
+pub fn with_session<T>(
+    loaded: &Loaded,
+    args: &ConnectArgs,
+    stats: bool,
+    work: impl AsyncFnOnce(&Session) -> Result<T, DeployError>,
+) -> Result<T, Exit> {
+    let runtime = runtime()?;
+    let calls = Calls::new();
+    let result = runtime.block_on(async {
+        let session = connect(args, &loaded.desired.region, &calls).await?;
+        work(&session).await.map_err(|e| report(&e))
+    });
+    note_retries(&calls);
+    if stats {
+        print_stats(&calls);
+    }
+    result
+}
+
+/// [`with_session`] for `plan`, `deploy` and `destroy`: `work` gets the [`Deployer`] of
+/// the workflow (clients for every account).
+pub fn with_deployer<T>(
+    loaded: &Loaded,
+    args: &ConnectArgs,
+    stats: bool,
+    work: impl AsyncFnOnce(&Deployer) -> Result<T, DeployError>,
+) -> Result<T, Exit> {
+    with_session(loaded, args, stats, async |session| {
+        let deployer = Deployer::connect(session, loaded.desired.clone()).await?;
+        work(&deployer).await
+    })
+}
+
+/// The caller's clients in the workflow's home account (`status`, `runs`).
+pub async fn home(session: &Session, loaded: &Loaded) -> Result<AccountClients, DeployError> {
+    let home = &loaded.desired.home;
+    session.account(home, &external_id(&home.id)).await
 }
 
 /// Connects as the caller for the workflow's region.

@@ -8,8 +8,8 @@
 
 use std::path::PathBuf;
 
+use approvalc_deploy::DeployError;
 use approvalc_deploy::runs::{self, RunStatus, Verdict};
-use approvalc_deploy::{Calls, DeployError};
 use clap::{ArgMatches, FromArgMatches};
 
 use crate::Exit;
@@ -29,6 +29,10 @@ For a run on AWS (RUN is an execution ARN) the decision is taken as you, with yo
 credentials, through the service the stage waits on: ssm:SendAutomationSignal for SSM stages,
 codepipeline:PutApprovalResult for CodePipeline stages. --as is ignored there: AWS knows who
 you are, and the callbacks check the workflow's rules. Task tokens are never shown or sent.
+A CodePipeline approval is decided only when the pipeline offers this run's pipeline
+execution (pipelines run in PARALLEL mode, so it may offer another run's); otherwise nothing
+is decided and the message says why. --automation-execution-id / --pipeline-execution-id
+(printed by `approvalc status`) save reading the run's history.
 
 Example:
   approvalc approve arn:aws:states:…:execution:approvalc-release-prod:RUN qa --file release.yaml --profile staging-qa";
@@ -81,6 +85,46 @@ fn text(m: &ArgMatches, id: &str) -> Option<String> {
     m.try_get_one::<String>(id).ok().flatten().cloned()
 }
 
+/// Which side RUN is on: an execution ARN is a run on AWS, anything else a local run id.
+fn by_run<T>(
+    m: &ArgMatches,
+    aws: impl FnOnce(String) -> Result<T, clap::Error>,
+    local: impl FnOnce() -> Result<T, clap::Error>,
+) -> Result<T, clap::Error> {
+    let run = text(m, "run").unwrap_or_default();
+    if runs::is_execution_arn(&run) {
+        aws(run)
+    } else {
+        local()
+    }
+}
+
+/// The clap impls every local-or-AWS command shares: it parses from the matches of the
+/// local command's arguments plus `$extra` (flattened `clap::Args`), with `$help` added to
+/// the local command's after-help; an update parses again.
+macro_rules! local_or_aws {
+    ($ty:ty, $local:ty, [$($extra:ty),*], $help:expr) => {
+        impl clap::Args for $ty {
+            fn augment_args(cmd: clap::Command) -> clap::Command {
+                let cmd = <$local as clap::Args>::augment_args(cmd);
+                $(let cmd = <$extra as clap::Args>::augment_args(cmd);)*
+                append_help(cmd, $help)
+            }
+
+            fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+                Self::augment_args(cmd)
+            }
+        }
+
+        impl $ty {
+            fn reparse(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+                *self = <Self as FromArgMatches>::from_arg_matches(m)?;
+                Ok(())
+            }
+        }
+    };
+}
+
 /// `approvalc status RUN`.
 #[derive(Debug)]
 pub enum Status {
@@ -94,34 +138,30 @@ pub enum Status {
 
 impl FromArgMatches for Status {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        let run = text(m, "run").unwrap_or_default();
-        if runs::is_execution_arn(&run) {
-            Ok(Status::Aws {
-                run,
-                json: flag(m, "json"),
-                aws: AwsRunArgs::from_arg_matches(m)?,
-            })
-        } else {
-            crate::commands::status::Args::from_arg_matches(m).map(Status::Local)
-        }
+        by_run(
+            m,
+            |run| {
+                Ok(Status::Aws {
+                    run,
+                    json: flag(m, "json"),
+                    aws: AwsRunArgs::from_arg_matches(m)?,
+                })
+            },
+            || crate::commands::status::Args::from_arg_matches(m).map(Status::Local),
+        )
     }
 
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(m)?;
-        Ok(())
+        self.reparse(m)
     }
 }
 
-impl clap::Args for Status {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        let cmd = <crate::commands::status::Args as clap::Args>::augment_args(cmd);
-        append_help(<AwsRunArgs as clap::Args>::augment_args(cmd), STATUS_HELP)
-    }
-
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        Self::augment_args(cmd)
-    }
-}
+local_or_aws!(
+    Status,
+    crate::commands::status::Args,
+    [AwsRunArgs],
+    STATUS_HELP
+);
 
 /// `approvalc approve|reject RUN STAGE`.
 #[derive(Debug)]
@@ -139,38 +179,33 @@ pub enum Decide {
 
 impl FromArgMatches for Decide {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        let run = text(m, "run").unwrap_or_default();
-        if runs::is_execution_arn(&run) {
-            Ok(Decide::Aws {
-                run,
-                stage: text(m, "stage").unwrap_or_default(),
-                comment: text(m, "comment"),
-                json: flag(m, "json"),
-                automation: AutomationArg::from_arg_matches(m)?,
-                aws: AwsRunArgs::from_arg_matches(m)?,
-            })
-        } else {
-            crate::commands::approve::Args::from_arg_matches(m).map(Decide::Local)
-        }
+        by_run(
+            m,
+            |run| {
+                Ok(Decide::Aws {
+                    run,
+                    stage: text(m, "stage").unwrap_or_default(),
+                    comment: text(m, "comment"),
+                    json: flag(m, "json"),
+                    automation: AutomationArg::from_arg_matches(m)?,
+                    aws: AwsRunArgs::from_arg_matches(m)?,
+                })
+            },
+            || crate::commands::approve::Args::from_arg_matches(m).map(Decide::Local),
+        )
     }
 
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(m)?;
-        Ok(())
+        self.reparse(m)
     }
 }
 
-impl clap::Args for Decide {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        let cmd = <crate::commands::approve::Args as clap::Args>::augment_args(cmd);
-        let cmd = <AutomationArg as clap::Args>::augment_args(cmd);
-        append_help(<AwsRunArgs as clap::Args>::augment_args(cmd), APPROVE_HELP)
-    }
-
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        Self::augment_args(cmd)
-    }
-}
+local_or_aws!(
+    Decide,
+    crate::commands::approve::Args,
+    [AutomationArg, AwsRunArgs],
+    APPROVE_HELP
+);
 
 /// `approvalc runs [--aws FILE]`.
 #[derive(Debug)]
@@ -207,21 +242,11 @@ impl FromArgMatches for Runs {
     }
 
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(m)?;
-        Ok(())
+        self.reparse(m)
     }
 }
 
-impl clap::Args for Runs {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        let cmd = <crate::commands::runs::Args as clap::Args>::augment_args(cmd);
-        append_help(<RunsAws as clap::Args>::augment_args(cmd), RUNS_HELP)
-    }
-
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        Self::augment_args(cmd)
-    }
-}
+local_or_aws!(Runs, crate::commands::runs::Args, [RunsAws], RUNS_HELP);
 
 pub fn status(args: Status) -> miette::Result<Exit> {
     let (run, json, aws_args) = match args {
@@ -235,29 +260,16 @@ pub fn status(args: Status) -> miette::Result<Exit> {
         Ok(l) => l,
         Err(exit) => return Ok(exit),
     };
-    let runtime = match aws::runtime() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let calls = Calls::new();
-    let result = runtime.block_on(async {
-        let session = aws::connect(&aws_args.connect, &loaded.desired.region, &calls).await?;
-        let home = session
-            .account(
-                &loaded.desired.home,
-                &approvalc_deploy::session::external_id(&loaded.desired.home.id),
-            )
-            .await
-            .map_err(|e| aws::report(&e))?;
+    let result = aws::with_session(&loaded, &aws_args.connect, false, async |session| {
+        let home = aws::home(session, &loaded).await?;
         runs::status(
-            &session,
+            session,
             &home,
             &loaded.desired,
             &loaded.artifacts.manifest,
             &run,
         )
         .await
-        .map_err(|e| aws::report(&e))
     });
     let status = match result {
         Ok(s) => s,
@@ -351,13 +363,7 @@ pub fn decide(args: Decide, local: approvalc_local::Verdict) -> miette::Result<E
         Ok(l) => l,
         Err(exit) => return Ok(exit),
     };
-    let runtime = match aws::runtime() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let calls = Calls::new();
-    let result = runtime.block_on(async {
-        let session = aws::connect(&aws_args.connect, &loaded.desired.region, &calls).await?;
+    let result = aws::with_session(&loaded, &aws_args.connect, false, async |session| {
         let request = runs::DecideRequest {
             run: &run,
             stage: &stage,
@@ -367,13 +373,12 @@ pub fn decide(args: Decide, local: approvalc_local::Verdict) -> miette::Result<E
             comment: comment.as_deref(),
         };
         runs::decide(
-            &session,
+            session,
             &loaded.desired,
             &loaded.artifacts.manifest,
             request,
         )
         .await
-        .map_err(|e| aws::report(&e))
     });
     let decided = match result {
         Ok(d) => d,
@@ -410,23 +415,9 @@ pub fn runs(args: Runs) -> miette::Result<Exit> {
         Ok(l) => l,
         Err(exit) => return Ok(exit),
     };
-    let runtime = match aws::runtime() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let calls = Calls::new();
-    let result = runtime.block_on(async {
-        let session = aws::connect(&connect, &loaded.desired.region, &calls).await?;
-        let home = session
-            .account(
-                &loaded.desired.home,
-                &approvalc_deploy::session::external_id(&loaded.desired.home.id),
-            )
-            .await
-            .map_err(|e| aws::report(&e))?;
-        runs::list(&home, &loaded.desired)
-            .await
-            .map_err(|e| aws::report(&e))
+    let result = aws::with_session(&loaded, &connect, false, async |session| {
+        let home = aws::home(session, &loaded).await?;
+        runs::list(&home, &loaded.desired).await
     });
     let rows = match result {
         Ok(r) => r,

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use approvalc_deploy::plan::{Action, Event};
-use approvalc_deploy::{Calls, Deployer};
 use serde::Serialize;
 
 use crate::Exit;
@@ -54,39 +53,17 @@ pub fn run(args: Args) -> miette::Result<Exit> {
         Ok(l) => l,
         Err(exit) => return Ok(exit),
     };
-    let runtime = match aws::runtime() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let calls = Calls::new();
     let format = args.format;
-    let result = runtime.block_on(async {
-        let session = aws::connect(&args.connect, &loaded.desired.region, &calls).await?;
-        let deployer = Deployer::connect(&session, loaded.desired)
-            .await
-            .map_err(|e| aws::report(&e))?;
-        let plan = deployer.plan(false).await.map_err(|e| aws::report(&e))?;
+    let done = aws::with_deployer(&loaded, &args.connect, args.stats, async |deployer| {
+        let plan = deployer.plan(false).await?;
         if !plan.is_noop() {
-            deployer
-                .check_bootstrap()
-                .await
-                .map_err(|e| aws::report(&e))?;
+            deployer.check_bootstrap().await?;
         }
-        deployer
-            .apply(&plan, &progress)
-            .await
-            .map_err(|e| aws::report(&e))?;
-        let verified = deployer
-            .verify_trust(&plan)
-            .await
-            .map_err(|e| aws::report(&e))?;
-        Ok::<_, Exit>((plan, verified))
+        deployer.apply(&plan, &progress).await?;
+        let verified = deployer.verify_trust(&plan).await?;
+        Ok((plan, verified))
     });
-    aws::note_retries(&calls);
-    if args.stats {
-        aws::print_stats(&calls);
-    }
-    let (plan, verified) = match result {
+    let (plan, verified) = match done {
         Ok(done) => done,
         Err(exit) => return Ok(exit),
     };

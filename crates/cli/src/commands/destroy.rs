@@ -4,8 +4,6 @@
 
 use std::path::PathBuf;
 
-use approvalc_deploy::{Calls, Deployer};
-
 use crate::Exit;
 use crate::commands::aws::{self, ConnectArgs, Format};
 use crate::commands::deploy::progress;
@@ -44,30 +42,14 @@ pub fn run(args: Args) -> miette::Result<Exit> {
         Ok(l) => l,
         Err(exit) => return Ok(exit),
     };
-    let runtime = match aws::runtime() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let calls = Calls::new();
-    let result = runtime.block_on(async {
-        let session = aws::connect(&args.connect, &loaded.desired.region, &calls).await?;
-        let deployer = Deployer::connect(&session, loaded.desired)
-            .await
-            .map_err(|e| aws::report(&e))?;
-        let plan = deployer.plan_destroy().await.map_err(|e| aws::report(&e))?;
-        if !args.dry_run {
-            deployer
-                .apply(&plan, &progress)
-                .await
-                .map_err(|e| aws::report(&e))?;
+    let dry_run = args.dry_run;
+    let plan = match aws::with_deployer(&loaded, &args.connect, args.stats, async |deployer| {
+        let plan = deployer.plan_destroy().await?;
+        if !dry_run {
+            deployer.apply(&plan, &progress).await?;
         }
-        Ok::<_, Exit>(plan)
-    });
-    aws::note_retries(&calls);
-    if args.stats {
-        aws::print_stats(&calls);
-    }
-    let plan = match result {
+        Ok(plan)
+    }) {
         Ok(p) => p,
         Err(exit) => return Ok(exit),
     };

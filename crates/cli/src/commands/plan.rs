@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use approvalc_deploy::plan::{Action, Plan};
-use approvalc_deploy::{Calls, Deployer};
 
 use crate::Exit;
 use crate::commands::aws::{self, ConnectArgs, Format};
@@ -40,22 +39,9 @@ pub fn run(args: Args) -> miette::Result<Exit> {
         Ok(l) => l,
         Err(exit) => return Ok(exit),
     };
-    let runtime = match aws::runtime() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let calls = Calls::new();
-    let result = runtime.block_on(async {
-        let session = aws::connect(&args.connect, &loaded.desired.region, &calls).await?;
-        let deployer = Deployer::connect(&session, loaded.desired)
-            .await
-            .map_err(|e| aws::report(&e))?;
-        deployer.plan(true).await.map_err(|e| aws::report(&e))
-    });
-    if args.stats {
-        aws::print_stats(&calls);
-    }
-    let plan = match result {
+    let plan = match aws::with_deployer(&loaded, &args.connect, args.stats, async |deployer| {
+        deployer.plan(true).await
+    }) {
         Ok(p) => p,
         Err(exit) => return Ok(exit),
     };

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use approvalc_deploy::{Calls, DeployError, runs};
+use approvalc_deploy::{DeployError, runs};
 
 use crate::Exit;
 use crate::commands::aws::{self, ConnectArgs, Format};
@@ -76,37 +76,24 @@ pub fn run(args: Args) -> miette::Result<Exit> {
                 .with_help("fix the input; `approvalc check FILE` and docs/language.md describe the workflow's `input:`"),
         ));
     }
-    let runtime = match aws::runtime() {
-        Ok(r) => r,
-        Err(exit) => return Ok(exit),
-    };
-    let calls = Calls::new();
-    let result = runtime.block_on(async {
-        let session = aws::connect(&args.connect, &loaded.desired.region, &calls).await?;
+    let result = aws::with_session(&loaded, &args.connect, false, async |session| {
         if session.caller.account != loaded.desired.home.id {
-            return Err(aws::report(
-                &DeployError::new(format!(
-                    "runs of {} start in its home account {}, but you are signed in to {}",
-                    loaded.desired.workflow, loaded.desired.home, session.caller.account
-                ))
-                .with_help("use --profile with credentials of the home account"),
-            ));
+            return Err(DeployError::new(format!(
+                "runs of {} start in its home account {}, but you are signed in to {}",
+                loaded.desired.workflow, loaded.desired.home, session.caller.account
+            ))
+            .with_help("use --profile with credentials of the home account"));
         }
-        let home = session
-            .account(&loaded.desired.home, "")
-            .await
-            .map_err(|e| aws::report(&e))?;
+        let home = session.account(&loaded.desired.home, "").await?;
         runs::start(
-            &session,
+            session,
             &home,
             &loaded.desired,
             &input,
             args.name.as_deref(),
         )
         .await
-        .map_err(|e| aws::report(&e))
     });
-    aws::note_retries(&calls);
     let started = match result {
         Ok(s) => s,
         Err(exit) => return Ok(exit),
