@@ -259,35 +259,107 @@ fn build_machines(model: &Model, tree: &sp::Sp) -> Result<Machines, serde_json::
         bytes: artifacts::to_compact_json(&empty.machine)?.len(),
         payload: 2 * defaults_bytes(model) + 1_000,
     };
-    let weights = split::stage_weights(model);
-    let mut budget = split::body_budget(fixed);
+    let mut cache = parent::StageCache::default();
+    let weights = split::stage_weights(model, &mut cache);
+    let first_budget = split::body_budget(fixed);
+    let mut budget = first_budget;
     let mut attempt = 0;
     loop {
-        let machines = split_machines(model, body.clone(), budget, &weights)?;
+        let plan = split::plan(model, body.clone(), budget, &weights);
         attempt += 1;
-        // The weights are estimates; when a built machine is over the margin, plan again
-        // with that dimension's budget shrunk by the overshoot.
-        match machines.overshoot() {
+        // The weights are estimates; when a machine would be over the margin, plan again
+        // with that dimension's budget shrunk by the overshoot. The machines of a plan are
+        // measured (a skeleton plus the cached stage lengths), only the last one is built.
+        let measured = measure_plan(model, &plan, &mut cache);
+        match overshoot(&measured) {
+            Some(scale) if attempt < 4 => budget = scale.apply(budget),
+            _ => {
+                let machines = build_plan(model, plan, Some(&mut cache))?;
+                if machines.figures() == measured {
+                    return Ok(machines);
+                }
+                // Measuring disagrees with building (a bug): build every plan instead.
+                debug_assert!(
+                    false,
+                    "measured {measured:?}, built {:?}",
+                    machines.figures()
+                );
+                return split_by_building(model, &body, first_budget, &weights);
+            }
+        }
+    }
+}
+
+/// The planning loop of [`build_machines`] building every plan's machines (what it did
+/// before plans were measured); kept as the fallback when a measurement is wrong.
+fn split_by_building(
+    model: &Model,
+    body: &[parent::Node],
+    mut budget: split::Budget,
+    weights: &[split::Weight],
+) -> Result<Machines, serde_json::Error> {
+    let mut attempt = 0;
+    loop {
+        let plan = split::plan(model, body.to_vec(), budget, weights);
+        let machines = build_plan(model, plan, None)?;
+        attempt += 1;
+        match overshoot(&machines.figures()) {
             Some(scale) if attempt < 4 => budget = scale.apply(budget),
             _ => return Ok(machines),
         }
     }
 }
 
-fn split_machines(
+/// What the quota margins are checked on, per machine (parent first, then the parts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Figures {
+    events: u64,
+    /// Definition bytes, with the final newline.
+    bytes: usize,
+    payload: usize,
+}
+
+/// The figures of the machines `plan` gives, without building them.
+fn measure_plan(model: &Model, plan: &split::Plan, cache: &mut parent::StageCache) -> Vec<Figures> {
+    let mut out = vec![Figures {
+        events: parent::FIXED_EVENTS + parent::sequence_events(model, &plan.top),
+        bytes: parent::measure_parent(model, &plan.top, &plan.parent_seeds, plan, cache) + 1,
+        payload: machine_payload(model, &plan.parent_seeds, &[]),
+    }];
+    for (index, part) in plan.parts.iter().enumerate() {
+        let Some(bytes) = parent::measure_part(model, plan, index, cache) else {
+            continue;
+        };
+        out.push(Figures {
+            events: parent::PART_FIXED_EVENTS + parent::sequence_events(model, &part.body),
+            bytes: bytes + 1,
+            payload: machine_payload(model, &part.seeds, &part.ext_refs),
+        });
+    }
+    out
+}
+
+/// Builds the machines of `plan`, taking stage states from `cache` when given.
+fn build_plan(
     model: &Model,
-    body: Vec<parent::Node>,
-    budget: split::Budget,
-    weights: &[split::Weight],
+    plan: split::Plan,
+    mut cache: Option<&mut parent::StageCache>,
 ) -> Result<Machines, serde_json::Error> {
-    let plan = split::plan(model, body, budget, weights);
     let seconds = split::sequence_seconds(model, &plan.parts, &plan.top);
-    let parent = parent::build_parent(model, &plan.top, &plan.parent_seeds, &plan, seconds);
+    let (top, seeds) = (&plan.top, &plan.parent_seeds);
+    let parent = match cache.as_deref_mut() {
+        Some(cache) => parent::build_parent_from(model, top, seeds, &plan, seconds, cache),
+        None => parent::build_parent(model, top, seeds, &plan, seconds),
+    };
     let parent_payload = machine_payload(model, &plan.parent_seeds, &[]);
     let parent = BuiltMachine::new(parent, parent_payload)?;
     let mut parts = Vec::with_capacity(plan.parts.len());
     for (index, part) in plan.parts.iter().enumerate() {
-        let Some(built) = parent::build_part(model, &plan, index) else {
+        let built = match cache.as_deref_mut() {
+            Some(cache) => parent::build_part_from(model, &plan, index, cache),
+            None => parent::build_part(model, &plan, index),
+        };
+        let Some(built) = built else {
             continue;
         };
         let payload = machine_payload(model, &part.seeds, &part.ext_refs);
@@ -324,24 +396,34 @@ impl Scale {
 }
 
 impl Machines {
-    /// `None` when every machine is within the safety margins of [`split`]; otherwise the
-    /// factor per dimension (1 where it fits) that would have made the largest one fit.
-    #[allow(clippy::cast_precision_loss)]
-    fn overshoot(&self) -> Option<Scale> {
-        let all = std::iter::once(&self.parent).chain(&self.parts);
-        let (mut events, mut bytes, mut payload) = (0.0_f64, 0.0_f64, 0.0_f64);
-        for m in all {
-            events = events.max(m.built.worst_case_events as f64 / split::HISTORY_BUDGET as f64);
-            bytes = bytes.max(m.definition.len() as f64 / split::DEFINITION_BUDGET as f64);
-            payload = payload.max(m.payload as f64 / split::PAYLOAD_BUDGET as f64);
-        }
-        let factor = |ratio: f64| if ratio > 1.0 { 0.98 / ratio } else { 1.0 };
-        (events > 1.0 || bytes > 1.0 || payload > 1.0).then(|| Scale {
-            events: factor(events),
-            bytes: factor(bytes),
-            payload: factor(payload),
-        })
+    fn figures(&self) -> Vec<Figures> {
+        std::iter::once(&self.parent)
+            .chain(&self.parts)
+            .map(|m| Figures {
+                events: m.built.worst_case_events,
+                bytes: m.definition.len(),
+                payload: m.payload,
+            })
+            .collect()
     }
+}
+
+/// `None` when every machine is within the safety margins of [`split`]; otherwise the
+/// factor per dimension (1 where it fits) that would have made the largest one fit.
+#[allow(clippy::cast_precision_loss)]
+fn overshoot(machines: &[Figures]) -> Option<Scale> {
+    let (mut events, mut bytes, mut payload) = (0.0_f64, 0.0_f64, 0.0_f64);
+    for m in machines {
+        events = events.max(m.events as f64 / split::HISTORY_BUDGET as f64);
+        bytes = bytes.max(m.bytes as f64 / split::DEFINITION_BUDGET as f64);
+        payload = payload.max(m.payload as f64 / split::PAYLOAD_BUDGET as f64);
+    }
+    let factor = |ratio: f64| if ratio > 1.0 { 0.98 / ratio } else { 1.0 };
+    (events > 1.0 || bytes > 1.0 || payload > 1.0).then(|| Scale {
+        events: factor(events),
+        bytes: factor(bytes),
+        payload: factor(payload),
+    })
 }
 
 fn defaults_bytes(model: &Model) -> usize {
@@ -890,4 +972,104 @@ fn part_entries(model: &Model, machines: &Machines) -> Vec<PartEntry> {
             state_count: machine.built.machine.state_count(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "apiVersion: approvalc/v1\nname: measure\nregion: ap-northeast-1\nhome: ops\naccounts:\n  ops: { id: \"111111111111\" }\n  prod: { id: \"222222222222\" }\ninput:\n  risk: { type: string, enum: [low, high] }\ndefaults:\n  timeout: 1h\nstages:\n";
+
+    /// Stages of three kinds (escalating, conditional in another account with a quoted
+    /// message, plain), with `needs` from `shape`.
+    fn workflow(needs: &[Vec<usize>]) -> Model {
+        let mut text = HEAD.to_owned();
+        for (i, list) in needs.iter().enumerate() {
+            text.push_str(&format!("  st-{i}:\n"));
+            if !list.is_empty() {
+                let list: Vec<String> = list.iter().map(|n| format!("st-{n}")).collect();
+                text.push_str(&format!("    needs: [{}]\n", list.join(", ")));
+            }
+            match i % 3 {
+                0 => text.push_str("    on_timeout: escalate\n    escalate: { approvers: [bob] }\n    ssm: { approvers: [alice], message: \"v {{ input.risk }}\" }\n"),
+                1 => text.push_str("    when: input.risk == \"high\"\n    account: prod\n    ssm: { approvers: [carol], message: \"say \\\"ok\\\" é\" }\n"),
+                _ => text.push_str("    ssm: { approvers: [alice] }\n"),
+            }
+        }
+        let checked = crate::check(&text);
+        checked
+            .model
+            .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics.first()))
+    }
+
+    fn shapes(n: usize) -> Vec<Vec<Vec<usize>>> {
+        let chain = (0..n)
+            .map(|i| i.checked_sub(1).into_iter().collect())
+            .collect();
+        let mut fan = vec![vec![]];
+        fan.extend((1..n - 1).map(|_| vec![0]));
+        fan.push((1..n - 1).collect());
+        let layers = (0..n)
+            .map(|i| match (i / 3).checked_sub(1) {
+                Some(g) => (g * 3..g * 3 + 3).collect(),
+                None => vec![],
+            })
+            .collect();
+        let random = (0..n)
+            .map(|i| {
+                let mut v: Vec<usize> = [i * 7 % 11, i * 5 % 13]
+                    .iter()
+                    .filter_map(|&back| i.checked_sub(back + 1))
+                    .collect();
+                v.dedup();
+                v
+            })
+            .collect();
+        vec![chain, fan, layers, random]
+    }
+
+    /// Measuring a plan (skeleton + cached stage lengths) gives exactly the figures of
+    /// building it, for every budget the planning loop may try; and building from the
+    /// cache gives the same bytes as building afresh.
+    #[test]
+    fn measuring_a_plan_gives_the_figures_of_building_it() {
+        for needs in shapes(700) {
+            let model = workflow(&needs);
+            let edges: Vec<(usize, usize)> = needs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, l)| l.iter().map(move |&b| (b, i)))
+                .collect();
+            let tree = sp::decompose(needs.len(), &edges).expect("acyclic").tree;
+            let body = parent::layout(&model, &tree);
+            let mut cache = parent::StageCache::default();
+            let weights = split::stage_weights(&model, &mut cache);
+            for share in [1.0, 0.6, 0.35, 0.2] {
+                let full = split::body_budget(split::Weight::default());
+                let budget = Scale {
+                    events: share,
+                    bytes: share,
+                    payload: share,
+                }
+                .apply(full);
+                let plan = split::plan(&model, body.clone(), budget, &weights);
+                if share < 0.3 {
+                    assert!(
+                        plan.parts.len() > 2,
+                        "share {share}: {} parts",
+                        plan.parts.len()
+                    );
+                }
+                let measured = measure_plan(&model, &plan, &mut cache);
+                let built = build_plan(&model, plan.clone(), None).expect("serialises");
+                assert_eq!(measured, built.figures(), "share {share}");
+                let reused = build_plan(&model, plan, Some(&mut cache)).expect("serialises");
+                assert_eq!(reused.parent.definition, built.parent.definition);
+                let defs = |m: &Machines| -> Vec<String> {
+                    m.parts.iter().map(|p| p.definition.clone()).collect()
+                };
+                assert_eq!(defs(&reused), defs(&built));
+            }
+        }
+    }
 }

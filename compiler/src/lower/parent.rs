@@ -21,6 +21,8 @@
 //! `Part_N_Merge`, or `Part_N_Rejected` (the same fail fast); [`build_part`] builds the part
 //! machine itself. Without parts the output is what it always was.
 
+use std::collections::HashMap;
+
 use approvalc_asl::model::{
     Branch, Catcher, ChoiceRule, ChoiceState, Comparison, Condition, Credentials, ErrorSource,
     Expr, FailState, Field, ParallelState, PassState, Payload, State, StateMachine, SucceedState,
@@ -139,11 +141,44 @@ pub(super) fn build_parent(
     plan: &Plan,
     worst_case_seconds: u64,
 ) -> Parent {
-    let mut builder = Builder {
-        model,
-        plan,
-        parallel_count: 0,
-    };
+    let mut builder = Builder::new(model, plan, StageMode::Emit);
+    parent_machine(&mut builder, body, seeds, worst_case_seconds)
+}
+
+/// [`build_parent`] with the stage states measured before taken from `cache`.
+pub(super) fn build_parent_from(
+    model: &Model,
+    body: &[Node],
+    seeds: &Seeds,
+    plan: &Plan,
+    worst_case_seconds: u64,
+    cache: &mut StageCache,
+) -> Parent {
+    let mut builder = Builder::new(model, plan, StageMode::Reuse(cache));
+    parent_machine(&mut builder, body, seeds, worst_case_seconds)
+}
+
+/// The compact JSON length of the definition [`build_parent`] would give (without the
+/// final newline), from a skeleton and the stage lengths in `cache`.
+pub(super) fn measure_parent(
+    model: &Model,
+    body: &[Node],
+    seeds: &Seeds,
+    plan: &Plan,
+    cache: &mut StageCache,
+) -> usize {
+    let mut builder = Builder::new(model, plan, StageMode::Measure(cache));
+    let skeleton = parent_machine(&mut builder, body, seeds, 0);
+    compact_len(&skeleton.machine) + builder.measured
+}
+
+fn parent_machine(
+    builder: &mut Builder<'_>,
+    body: &[Node],
+    seeds: &Seeds,
+    worst_case_seconds: u64,
+) -> Parent {
+    let (model, plan) = (builder.model, builder.plan);
     let mut states = IndexMap::new();
     let (validate, fails) = validate_input(model);
     states.insert("ValidateInput".to_owned(), validate);
@@ -188,12 +223,37 @@ const REJECTED_MERGE: &str =
 /// are its own records (read them from the part execution's output), `exports` what the
 /// enclosing machine merges (its summary record and the records other stages read).
 pub(super) fn build_part(model: &Model, plan: &Plan, index: usize) -> Option<Parent> {
+    part_machine(&mut Builder::new(model, plan, StageMode::Emit), index)
+}
+
+/// [`build_part`] with the stage states measured before taken from `cache`.
+pub(super) fn build_part_from(
+    model: &Model,
+    plan: &Plan,
+    index: usize,
+    cache: &mut StageCache,
+) -> Option<Parent> {
+    part_machine(
+        &mut Builder::new(model, plan, StageMode::Reuse(cache)),
+        index,
+    )
+}
+
+/// Like [`measure_parent`], for part `index`.
+pub(super) fn measure_part(
+    model: &Model,
+    plan: &Plan,
+    index: usize,
+    cache: &mut StageCache,
+) -> Option<usize> {
+    let mut builder = Builder::new(model, plan, StageMode::Measure(cache));
+    let skeleton = part_machine(&mut builder, index)?;
+    Some(compact_len(&skeleton.machine) + builder.measured)
+}
+
+fn part_machine(builder: &mut Builder<'_>, index: usize) -> Option<Parent> {
+    let (model, plan) = (builder.model, builder.plan);
     let part = plan.parts.get(index)?;
-    let mut builder = Builder {
-        model,
-        plan,
-        parallel_count: 0,
-    };
     let mut states = IndexMap::new();
     states.insert(
         "Prepare".to_owned(),
@@ -288,11 +348,7 @@ fn part_outcome(model: &Model, part: &PartPlan, decision: &str) -> State {
 /// [`MAX_BRANCHES`] branches, named `Parallel_<n>` in creation order.
 pub(super) fn layout(model: &Model, tree: &Sp) -> Vec<Node> {
     let plan = Plan::default();
-    let mut builder = Builder {
-        model,
-        plan: &plan,
-        parallel_count: 0,
-    };
+    let mut builder = Builder::new(model, &plan, StageMode::Emit);
     builder.sequence(tree)
 }
 
@@ -347,22 +403,15 @@ pub(super) fn stage_events(stage: &Stage) -> u64 {
 
 /// Compact JSON size of a stage's states as the last state of a branch (with `_Done`) and
 /// of its `cancelled` record in `Prepare`: what splitting weighs a stage by.
-pub(super) fn stage_bytes(model: &Model, index: usize) -> usize {
-    let plan = Plan::default();
-    let mut builder = Builder {
-        model,
-        plan: &plan,
-        parallel_count: 0,
-    };
-    let mut states = IndexMap::new();
-    builder.emit_stage(index, Transition::End, &mut states);
+pub(super) fn stage_bytes(model: &Model, index: usize, cache: &mut StageCache) -> usize {
     let seed = model.stages.get(index).map_or(0, |stage| {
         let key = stage_key(stage.id.as_str()).len();
         // `"key":{record},` in the machine's `Prepare`, and `"key.$":"$.stages.key",` in
         // the `_Out` state when the stage is in a branch after the first.
-        key + 4 + stage_record(stage, "cancelled").to_string().len() + 2 * key + 17
+        key + 4 + compact_len(&stage_record(stage, "cancelled")) + 2 * key + 17
     });
-    serde_json::to_string(&states).map_or(0, |s| s.len()) + seed
+    // Only the length is kept: a stage ends a sequence rarely.
+    cache.len(model, index, &Transition::End, false) + seed
 }
 
 /// A node of the emitted sequence: a stage, a `Parallel` of sequences, or a part machine
@@ -382,9 +431,105 @@ struct Builder<'m> {
     model: &'m Model,
     plan: &'m Plan,
     parallel_count: usize,
+    /// What [`Builder::emit_stage`] does with a stage's states.
+    stages: StageMode<'m>,
+    /// In [`StageMode::Measure`], the compact JSON bytes of the stage states left out.
+    measured: usize,
 }
 
-impl Builder<'_> {
+/// How a [`Builder`] treats stages: build them, or measure them and leave them out (the
+/// machine is then a skeleton whose length plus [`Builder::measured`] is the length of the
+/// real one), or take the states measured earlier from the cache.
+enum StageMode<'m> {
+    Emit,
+    Measure(&'m mut StageCache),
+    Reuse(&'m mut StageCache),
+}
+
+/// Stage states built ahead of the machine that holds them, by stage and by the transition
+/// they end with, with the length of their compact JSON (`{"name":{…},…}`): planning a
+/// split measures every candidate plan from these instead of building and serialising
+/// whole machines, and the final build takes the states from here.
+#[derive(Debug, Default)]
+pub(super) struct StageCache {
+    entries: HashMap<(usize, Option<String>), CachedStage>,
+}
+
+#[derive(Debug)]
+struct CachedStage {
+    /// `None` once taken by a build (or when only the length was kept).
+    states: Option<IndexMap<String, State>>,
+    len: usize,
+}
+
+impl StageCache {
+    /// The compact JSON length of stage `index`'s states ending with `next`, built and
+    /// kept (when `keep`) on first use.
+    fn len(&mut self, model: &Model, index: usize, next: &Transition, keep: bool) -> usize {
+        let key = (index, next_key(next));
+        if let Some(hit) = self.entries.get(&key) {
+            return hit.len;
+        }
+        let states = stage_states(model, index, next.clone());
+        let len = compact_len(&states);
+        let states = keep.then_some(states);
+        self.entries.insert(key, CachedStage { states, len });
+        len
+    }
+
+    fn take(&mut self, index: usize, next: &Transition) -> Option<IndexMap<String, State>> {
+        self.entries
+            .get_mut(&(index, next_key(next)))
+            .and_then(|c| c.states.take())
+    }
+}
+
+fn next_key(next: &Transition) -> Option<String> {
+    match next {
+        Transition::Next(name) => Some(name.clone()),
+        Transition::End => None,
+    }
+}
+
+/// A stage's states on their own, ending with `next`.
+fn stage_states(model: &Model, index: usize, next: Transition) -> IndexMap<String, State> {
+    let plan = Plan::default();
+    let mut builder = Builder::new(model, &plan, StageMode::Emit);
+    let mut states = IndexMap::new();
+    builder.emit_stage(index, next, &mut states);
+    states
+}
+
+/// Bytes of `value` as compact JSON, counted without keeping the text.
+pub(super) fn compact_len<T: serde::Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => 0,
+    }
+}
+
+impl<'m> Builder<'m> {
+    fn new(model: &'m Model, plan: &'m Plan, stages: StageMode<'m>) -> Self {
+        Builder {
+            model,
+            plan,
+            parallel_count: 0,
+            stages,
+            measured: 0,
+        }
+    }
+
     fn sequence(&mut self, tree: &Sp) -> Vec<Node> {
         match tree {
             Sp::Leaf(i) => vec![Node::Stage(*i)],
@@ -424,6 +569,7 @@ impl Builder<'_> {
         let mut branch_states = IndexMap::new();
         let entry = body.first().map(|n| self.entry(n)).unwrap_or_default();
         self.emit_sequence(body, Transition::End, &mut branch_states);
+        self.measured_empty(body, &branch_states);
         let mut stages = ParallelState::new(
             vec![Branch::new(entry, branch_states)],
             Transition::next("Approved"),
@@ -495,6 +641,7 @@ impl Builder<'_> {
             let entry = branch.first().map(|n| self.entry(n)).unwrap_or_default();
             if k == 0 {
                 self.emit_sequence(branch, Transition::End, &mut states);
+                self.measured_empty(branch, &states);
             } else {
                 let out = format!("{name}_Out{k}");
                 self.emit_sequence(branch, Transition::Next(out.clone()), &mut states);
@@ -693,6 +840,36 @@ impl Builder<'_> {
     }
 
     fn emit_stage(&mut self, index: usize, next: Transition, states: &mut IndexMap<String, State>) {
+        let reused = match &mut self.stages {
+            StageMode::Emit => None,
+            StageMode::Measure(cache) => {
+                // `{…}` of the stage's own states, less one brace, plus the comma before.
+                let len = cache.len(self.model, index, &next, true);
+                self.measured += len.saturating_sub(1);
+                return;
+            }
+            StageMode::Reuse(cache) => cache.take(index, &next),
+        };
+        match reused {
+            Some(own) => states.extend(own),
+            None => self.emit_stage_states(index, next, states),
+        }
+    }
+
+    /// A map whose every entry was measured, not built, is `{}` in the skeleton: its
+    /// entries need one comma fewer than [`Builder::emit_stage`] counted.
+    fn measured_empty(&mut self, nodes: &[Node], states: &IndexMap<String, State>) {
+        if matches!(self.stages, StageMode::Measure(_)) && states.is_empty() && !nodes.is_empty() {
+            self.measured = self.measured.saturating_sub(1);
+        }
+    }
+
+    fn emit_stage_states(
+        &mut self,
+        index: usize,
+        next: Transition,
+        states: &mut IndexMap<String, State>,
+    ) {
         let model = self.model;
         let stage = &model.stages[index];
         let id = stage.id.as_str();

@@ -172,21 +172,21 @@ pub fn plan(model: &Model, body: Vec<Node>, budget: Budget, weights: &[Weight]) 
     finish(model, top, created)
 }
 
-/// Every stage's weight: events and payload by the quota formulas, bytes by serialising
-/// the stage's states.
-pub fn stage_weights(model: &Model) -> Vec<Weight> {
+/// Every stage's weight: events and payload by the quota formulas, bytes by measuring the
+/// stage's states (kept in `cache` for measuring plans later).
+pub(super) fn stage_weights(model: &Model, cache: &mut parent::StageCache) -> Vec<Weight> {
     (0..model.stages.len())
-        .map(|i| stage_weight(model, i))
+        .map(|i| stage_weight(model, i, cache))
         .collect()
 }
 
-fn stage_weight(model: &Model, index: usize) -> Weight {
+fn stage_weight(model: &Model, index: usize, cache: &mut parent::StageCache) -> Weight {
     let Some(stage) = model.stages.get(index) else {
         return Weight::default();
     };
     Weight {
         events: parent::stage_events(stage),
-        bytes: parent::stage_bytes(model, index),
+        bytes: parent::stage_bytes(model, index, cache),
         payload: super::stage_payload(model, stage),
     }
 }
