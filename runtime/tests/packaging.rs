@@ -1,7 +1,8 @@
 //! The Lambda zip check (`runtime/packaging/check_zips.py`, run by
 //! `scripts/package-lambdas.sh` after every build) rejects what it must. Building the zips
-//! takes a release build of the AWS SDK (docs/runtime.md, "Packaging"), so the tests run the
-//! checker's self-test and feed the script's `--check-only` mode broken zips. Needs python3.
+//! takes a fat-LTO build of the four binaries (minutes; docs/runtime.md, "Packaging"), so the
+//! tests run the checker's self-test and feed the script's `--check-only` mode broken zips.
+//! Needs python3.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -38,6 +38,8 @@ use serde::de::DeserializeOwned;
 const MAX_RESPONSE_BYTES: usize = 8 << 20;
 /// One attempt (connect, send, read the whole answer); the SDK had no read timeout at all.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// As the SDK's default (3.1 s); a failed connect is retried.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 const USER_AGENT_VALUE: &str = concat!("approvalc-runtime/", env!("CARGO_PKG_VERSION"));
 
 /// The services the runtime calls, with what the JSON protocol needs to address each.
@@ -333,12 +335,18 @@ impl JsonClient {
         let endpoints = [a?, b?, c?, d?];
         // ring, named explicitly: with another crate enabling aws-lc-rs too (the tests' SDK),
         // rustls would refuse to guess a process-wide provider.
+        // A request is written in one go and the answer awaited: Nagle's algorithm would only
+        // hold small writes back. hyper-rustls needs `enforce_http(false)` to see https URLs.
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| format!("TLS setup: {e}"))?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(tcp);
         let http = Client::builder(TokioExecutor::new()).build(https);
         Ok(Self(Arc::new(Inner {
             http,

@@ -98,3 +98,46 @@ pub fn ctx<'a>(config: &'a Config, clients: &'a Clients) -> Ctx<'a> {
         clock: &CLOCK,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Write};
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::prelude::*;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::ErrorKind::Other)?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `aws_sigv4` traces the request it signs; with `LOG_SIGNABLE_BODY=true` in the
+    /// environment that includes the body, i.e. the task token. The cap drops it whatever
+    /// `RUST_LOG` says.
+    #[test]
+    fn signing_and_http_traces_are_dropped_at_any_level() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(super::log_layer(move || writer.clone(), "trace"));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "aws_sigv4::http_request::sign", body = "TOKEN-IN-BODY", "signing request");
+            tracing::debug!(target: "hyper_util::client::legacy", "TOKEN-IN-BODY");
+            tracing::debug!(target: "approvalc_runtime::resolve", "kept");
+        });
+        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).to_string();
+        assert!(text.contains("kept"), "{text}");
+        assert!(!text.contains("TOKEN-IN-BODY"), "{text}");
+    }
+}
