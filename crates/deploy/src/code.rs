@@ -340,6 +340,25 @@ async fn block_public_access(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()
 }
 
 fn bucket_error(e: CallError, bucket: &str) -> DeployError {
+    // S3 answers 301 for a bucket in another region; Lambda reads code only from its own.
+    if matches!(
+        e.code.as_deref(),
+        Some(
+            "PermanentRedirect"
+                | "AuthorizationHeaderMalformed"
+                | "IllegalLocationConstraintException"
+        )
+    ) {
+        return DeployError {
+            message: format!("code bucket {bucket} is in another region than the workflow"),
+            help: Some(
+                "Lambda reads its code only from a bucket in its own region: pass --code-bucket \
+                 with a bucket in the workflow's region, or leave it out for the default one"
+                    .to_owned(),
+            ),
+            call: Some(Box::new(e)),
+        };
+    }
     let taken = e.code.as_deref() == Some("BucketAlreadyExists");
     if taken || (e.is(CallErrorKind::AccessDenied) && e.action == "s3:GetBucketTagging") {
         return DeployError {
@@ -361,6 +380,53 @@ fn bucket_error(e: CallError, bucket: &str) -> DeployError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call(action: &str, kind: CallErrorKind, code: &str) -> CallError {
+        CallError {
+            action: action.to_owned(),
+            kind,
+            code: Some(code.to_owned()),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_bucket_elsewhere_or_not_ours_says_what_to_pass() {
+        let e = bucket_error(
+            call(
+                "s3:GetBucketTagging",
+                CallErrorKind::Other,
+                "PermanentRedirect",
+            ),
+            "b",
+        );
+        assert!(e.message.contains("another region"), "{e}");
+        assert!(e.help.unwrap().contains("--code-bucket"));
+        let e = bucket_error(
+            call(
+                "s3:CreateBucket",
+                CallErrorKind::Other,
+                "BucketAlreadyExists",
+            ),
+            "b",
+        );
+        assert!(e.message.contains("belongs to someone else"), "{e}");
+        let e = bucket_error(
+            call(
+                "s3:GetBucketTagging",
+                CallErrorKind::AccessDenied,
+                "AccessDenied",
+            ),
+            "b",
+        );
+        assert!(e.message.contains("belongs to someone else"), "{e}");
+        // Any other failure keeps the generic diagnostic (names the action to allow).
+        let e = bucket_error(
+            call("s3:PutObject", CallErrorKind::AccessDenied, "AccessDenied"),
+            "b",
+        );
+        assert!(!e.message.contains("someone else"), "{e}");
+    }
 
     #[test]
     fn missing_zips_name_the_script_and_the_files() {
