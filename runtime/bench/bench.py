@@ -23,7 +23,7 @@ How (see docs/bench-runtime.md):
   event. CPU = utime+stime of the process over the warm events.
 
 * The other three zips next to --zip (codepipeline-callback, cleanup, reconciler) are each
-  started once with one event that goes through real SDK calls, for their cold start, peak
+  started once with one event that goes through real AWS calls, for their cold start, peak
   memory and a correct answer (--no-others skips this).
 
 Every loop is bounded by --events and timeouts; nothing leaves 127.0.0.1.
@@ -355,7 +355,7 @@ def fixture_bytes(name):
         return f.read()
 
 
-# The other three binaries, each with an event that takes it through real SDK calls against
+# The other three binaries, each with an event that takes it through real AWS calls against
 # the recorded answers: the pipeline's token item is the SSM one (→ ignored, mismatch), the
 # automation has ended (→ cleaned_up, nothing pending), the table is empty (→ scanned 0).
 OTHERS = {

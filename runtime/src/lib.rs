@@ -8,8 +8,8 @@
 //! * [`event`] checks EventBridge events (source, detail type, account, ids); [`decide`] reads
 //!   the truth from the service answers; [`duties`] enforces `distinct_approvers` and
 //!   `requester_cannot_approve`; [`resolve`] claims the token item and calls Step Functions.
-//! * [`memory`]: recording in-memory ports; `aws` feature: [`aws`] ports on the AWS SDK and
-//!   the Lambda glue used by `src/bin/*.rs`.
+//! * [`memory`]: recording in-memory ports; `aws` feature: [`aws`] ports on AWS (one signed
+//!   JSON-protocol client, no SDK) and the Lambda glue used by `src/bin/*.rs`.
 //!
 //! Fail closed (an approval only from an explicit `Approved` with named approvers that break
 //! no rule), idempotent (conditional claim before every Step Functions call; used or timed-out
@@ -17,7 +17,8 @@
 //! The contract with the compiler and engine is `docs/token-handling.md`; behaviour and
 //! deviations are in `docs/runtime.md`. Left out: the token race is only retried ≈ 2 s, then
 //! left to the reconciler; cleanup cannot find an automation whose token item was never
-//! written. Tests: unit tests beside the code, handler tests on recorded fixtures in
+//! written. Tests: unit tests beside the code (the AWS ports against a scripted local endpoint
+//! in `src/aws/tests.rs`), handler tests on recorded fixtures in
 //! `tests/handlers.rs`, property tests (no panic, nothing reached on foreign events) in
 //! `tests/no_panic.rs`, moto tests in `tests/moto.rs` (feature `aws`), the Lambda zip check in
 //! `tests/packaging.rs`; the benchmark is `bench/bench.py` (docs/bench-runtime.md).

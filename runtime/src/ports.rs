@@ -1,6 +1,6 @@
 //! The small traits the handler core talks through, and the plain data they return.
 //!
-//! One implementation sits on the AWS SDK clients (`aws` feature, [`crate::aws`]), one in memory
+//! One implementation sits on AWS (`aws` feature, [`crate::aws`], its own signed client), one in memory
 //! for tests ([`crate::memory`]); the embedded engine implements them on its simulated
 //! services. Every method says only what the handlers need; none of them sees a raw event.
 

@@ -37,7 +37,7 @@ pub fn is_sdk_target(target: &str) -> bool {
     .any(|prefix| target.starts_with(prefix))
 }
 
-/// The JSON log layer: `directives` as in `RUST_LOG` (invalid → `info`), but SDK targets are
+/// The JSON log layer: `directives` as in `RUST_LOG` (invalid → `info`), but HTTP, signing and SDK targets are
 /// capped at INFO whatever the directives say, so no verbosity setting can log a token.
 pub fn log_layer<S, W>(make_writer: W, directives: &str) -> Box<dyn Layer<S> + Send + Sync>
 where
@@ -88,7 +88,7 @@ pub fn config_for<T>(event: &LambdaEvent<T>) -> Config {
     Config::for_account(account_of(&event.context))
 }
 
-/// The handler context over the SDK clients.
+/// The handler context over the AWS ports.
 pub fn ctx<'a>(config: &'a Config, clients: &'a Clients) -> Ctx<'a> {
     static CLOCK: SystemClock = SystemClock;
     Ctx {
