@@ -410,7 +410,6 @@ pub(super) fn stage_bytes(model: &Model, index: usize, cache: &mut StageCache) -
         // the `_Out` state when the stage is in a branch after the first.
         key + 4 + compact_len(&stage_record(stage, "cancelled")) + 2 * key + 17
     });
-    // Only the length is kept: a stage ends a sequence rarely.
     cache.len(model, index, &Transition::End, false) + seed
 }
 
@@ -453,6 +452,9 @@ enum StageMode<'m> {
 #[derive(Debug, Default)]
 pub(super) struct StageCache {
     entries: HashMap<(usize, Option<String>), CachedStage>,
+    /// States built for the stage weights (ending the machine), not measured in a plan yet:
+    /// the first context a plan puts the stage in retargets them instead of building anew.
+    spare: HashMap<usize, IndexMap<String, State>>,
 }
 
 #[derive(Debug)]
@@ -470,10 +472,28 @@ impl StageCache {
         if let Some(hit) = self.entries.get(&key) {
             return hit.len;
         }
-        let states = stage_states(model, index, next.clone());
+        let states = match self.spare.remove(&index) {
+            Some(mut states) => {
+                let id = model.stages.get(index).map_or("", |s| s.id.as_str());
+                retarget(&mut states, id, next);
+                states
+            }
+            None => stage_states(model, index, next.clone()),
+        };
         let len = compact_len(&states);
-        let states = keep.then_some(states);
-        self.entries.insert(key, CachedStage { states, len });
+        if keep {
+            self.entries.insert(
+                key,
+                CachedStage {
+                    states: Some(states),
+                    len,
+                },
+            );
+        } else {
+            // Only the length is cached under this key; the states wait for a plan.
+            self.entries.insert(key, CachedStage { states: None, len });
+            self.spare.insert(index, states);
+        }
         len
     }
 
@@ -481,6 +501,38 @@ impl StageCache {
         self.entries
             .get_mut(&(index, next_key(next)))
             .and_then(|c| c.states.take())
+    }
+}
+
+/// Makes a stage's states (from [`Builder::emit_stage_states`]) end with `next` instead:
+/// the `_Skip` state's transition, the approved rule of `_Decide` and
+/// `_EscalationDecide` (`next`, or `_Done` when the stage ends the branch), and the
+/// `_Done` state itself, which only a stage that ends its branch has (inserted last).
+fn retarget(states: &mut IndexMap<String, State>, id: &str, next: &Transition) {
+    let done = format!("{id}_Done");
+    let go_on = match next {
+        Transition::Next(name) => name.clone(),
+        Transition::End => done.clone(),
+    };
+    if let Some(State::Pass(skip)) = states.get_mut(&format!("{id}_Skip")) {
+        skip.transition = next.clone();
+    }
+    for decide in [format!("{id}_Decide"), format!("{id}_EscalationDecide")] {
+        if let Some(State::Choice(choice)) = states.get_mut(&decide)
+            && let Some(approved) = choice.choices.first_mut()
+        {
+            approved.next.clone_from(&go_on);
+        }
+    }
+    match next {
+        Transition::End => {
+            if !states.contains_key(&done) {
+                states.insert(done, State::Succeed(SucceedState::default()));
+            }
+        }
+        Transition::Next(_) => {
+            states.shift_remove(&done);
+        }
     }
 }
 
@@ -1641,5 +1693,41 @@ pub(super) fn stage_seconds(stage: &Stage) -> u64 {
     match &stage.on_timeout {
         OnTimeout::Escalate(e) => first + e.timeout.duration.as_secs() + grace,
         OnTimeout::Reject => first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Transition, retarget, stage_states};
+
+    /// Every state a stage can have: `when` (`_When`, `_Skip`), escalation
+    /// (`_Escalate`, `_EscalationDecide`), another account, a CodePipeline binding.
+    const WORKFLOW: &str = "apiVersion: approvalc/v1\nname: retarget\nregion: ap-northeast-1\nhome: ops\naccounts:\n  ops: { id: \"111111111111\" }\n  prod: { id: \"222222222222\" }\ninput:\n  risk: { type: string, enum: [low, high] }\nstages:\n  a-1:\n    on_timeout: escalate\n    escalate: { approvers: [bob] }\n    ssm: { approvers: [alice] }\n  b:\n    when: input.risk == \"high\"\n    account: prod\n    on_timeout: escalate\n    escalate: { approvers: [bob] }\n    ssm: { approvers: [carol], message: \"say \\\"ok\\\"\" }\n  c:\n    needs: [a-1]\n    when: input.risk == \"low\"\n    codepipeline: { approvers: [dave] }\n";
+
+    #[test]
+    fn retargeted_states_are_the_states_built_for_that_next_state() {
+        let checked = crate::check(WORKFLOW);
+        let model = checked
+            .model
+            .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics));
+        let json = |states: &indexmap::IndexMap<String, approvalc_asl::model::State>| {
+            serde_json::to_string(states).unwrap_or_default()
+        };
+        let nexts = [
+            Transition::next("x"),
+            Transition::End,
+            Transition::next("Parallel_12"),
+            Transition::next("c_When"),
+            Transition::End,
+        ];
+        for index in 0..model.stages.len() {
+            let id = model.stages[index].id.as_str();
+            let mut states = stage_states(&model, index, Transition::End);
+            for next in &nexts {
+                retarget(&mut states, id, next);
+                let built = stage_states(&model, index, next.clone());
+                assert_eq!(json(&states), json(&built), "{id} -> {next:?}");
+            }
+        }
     }
 }
