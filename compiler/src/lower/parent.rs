@@ -410,7 +410,7 @@ pub(super) fn stage_bytes(model: &Model, index: usize, cache: &mut StageCache) -
         // the `_Out` state when the stage is in a branch after the first.
         key + 4 + compact_len(&stage_record(stage, "cancelled")) + 2 * key + 17
     });
-    cache.len(model, index, &Transition::End, false) + seed
+    cache.entry(model, index).end_len + seed
 }
 
 /// A node of the emitted sequence: a stage, a `Parallel` of sequences, or a part machine
@@ -445,62 +445,80 @@ enum StageMode<'m> {
     Reuse(&'m mut StageCache),
 }
 
-/// Stage states built ahead of the machine that holds them, by stage and by the transition
-/// they end with, with the length of their compact JSON (`{"name":{…},…}`): planning a
-/// split measures every candidate plan from these instead of building and serialising
-/// whole machines, and the final build takes the states from here.
+/// Stage states built ahead of the machine that holds them (for the stage weights, as the
+/// last states of a branch), with the length of their compact JSON (`{"name":{…},…}`) and
+/// what changes with the state they go on to: planning a split measures every candidate
+/// plan from these lengths instead of building and serialising whole machines, and the
+/// final build takes the states from here, retargeted ([`retarget`]).
 #[derive(Debug, Default)]
 pub(super) struct StageCache {
-    entries: HashMap<(usize, Option<String>), CachedStage>,
-    /// States built for the stage weights (ending the machine), not measured in a plan yet:
-    /// the first context a plan puts the stage in retargets them instead of building anew.
-    spare: HashMap<usize, IndexMap<String, State>>,
+    stages: HashMap<usize, CachedStage>,
 }
 
 #[derive(Debug)]
 struct CachedStage {
-    /// `None` once taken by a build (or when only the length was kept).
+    /// `None` once a build took them.
     states: Option<IndexMap<String, State>>,
-    len: usize,
+    /// Length when the stage ends its branch (with `_Done`).
+    end_len: usize,
+    /// Whether it has a `_Skip` state (whose transition is the next state).
+    skip: bool,
+    /// How many choice rules go on to the next state (`_Decide`, `_EscalationDecide`).
+    go_on: usize,
 }
 
 impl StageCache {
-    /// The compact JSON length of stage `index`'s states ending with `next`, built and
-    /// kept (when `keep`) on first use.
-    fn len(&mut self, model: &Model, index: usize, next: &Transition, keep: bool) -> usize {
-        let key = (index, next_key(next));
-        if let Some(hit) = self.entries.get(&key) {
-            return hit.len;
-        }
-        let states = match self.spare.remove(&index) {
-            Some(mut states) => {
-                let id = model.stages.get(index).map_or("", |s| s.id.as_str());
-                retarget(&mut states, id, next);
-                states
+    fn entry(&mut self, model: &Model, index: usize) -> &mut CachedStage {
+        self.stages.entry(index).or_insert_with(|| {
+            let states = stage_states(model, index, Transition::End);
+            let id = model.stages.get(index).map_or("", |s| s.id.as_str());
+            let choice = |name: String| matches!(states.get(&name), Some(State::Choice(_)));
+            CachedStage {
+                end_len: compact_len(&states),
+                skip: states.contains_key(&format!("{id}_Skip")),
+                go_on: usize::from(choice(format!("{id}_Decide")))
+                    + usize::from(choice(format!("{id}_EscalationDecide"))),
+                states: Some(states),
             }
-            None => stage_states(model, index, next.clone()),
-        };
-        let len = compact_len(&states);
-        if keep {
-            self.entries.insert(
-                key,
-                CachedStage {
-                    states: Some(states),
-                    len,
-                },
-            );
-        } else {
-            // Only the length is cached under this key; the states wait for a plan.
-            self.entries.insert(key, CachedStage { states: None, len });
-            self.spare.insert(index, states);
-        }
-        len
+        })
     }
 
-    fn take(&mut self, index: usize, next: &Transition) -> Option<IndexMap<String, State>> {
-        self.entries
-            .get_mut(&(index, next_key(next)))
-            .and_then(|c| c.states.take())
+    /// The compact JSON length of stage `index`'s states ending with `next`: the states
+    /// [`retarget`] gives differ from the branch-ending ones by the `_Done` entry, the
+    /// next state's name in place of `_Done` in `go_on` rules, and the `_Skip` transition.
+    fn len(&mut self, model: &Model, index: usize, next: &Transition) -> usize {
+        let cached = self.entry(model, index);
+        let Transition::Next(name) = next else {
+            return cached.end_len;
+        };
+        let (end_len, skip, go_on) = (cached.end_len, usize::from(cached.skip), cached.go_on);
+        let id = model.stages.get(index).map_or("", |s| s.id.as_str());
+        let done = format!("{id}_Done");
+        // `,"<id>_Done":{"Type":"Succeed"}`
+        let done_entry =
+            1 + compact_len(&done) + 1 + compact_len(&State::Succeed(SucceedState::default()));
+        let pass = |transition: Transition| {
+            compact_len(&State::Pass(PassState {
+                transition,
+                ..PassState::default()
+            }))
+        };
+        let gained = go_on * compact_len(name) + skip * pass(next.clone());
+        let lost = done_entry + go_on * compact_len(&done) + skip * pass(Transition::End);
+        (end_len + gained).saturating_sub(lost)
+    }
+
+    /// The states of stage `index` ending with `next`, once.
+    fn take(
+        &mut self,
+        model: &Model,
+        index: usize,
+        next: &Transition,
+    ) -> Option<IndexMap<String, State>> {
+        let mut states = self.stages.get_mut(&index)?.states.take()?;
+        let id = model.stages.get(index).map_or("", |s| s.id.as_str());
+        retarget(&mut states, id, next);
+        Some(states)
     }
 }
 
@@ -533,13 +551,6 @@ fn retarget(states: &mut IndexMap<String, State>, id: &str, next: &Transition) {
         Transition::Next(_) => {
             states.shift_remove(&done);
         }
-    }
-}
-
-fn next_key(next: &Transition) -> Option<String> {
-    match next {
-        Transition::Next(name) => Some(name.clone()),
-        Transition::End => None,
     }
 }
 
@@ -896,11 +907,11 @@ impl<'m> Builder<'m> {
             StageMode::Emit => None,
             StageMode::Measure(cache) => {
                 // `{…}` of the stage's own states, less one brace, plus the comma before.
-                let len = cache.len(self.model, index, &next, true);
+                let len = cache.len(self.model, index, &next);
                 self.measured += len.saturating_sub(1);
                 return;
             }
-            StageMode::Reuse(cache) => cache.take(index, &next),
+            StageMode::Reuse(cache) => cache.take(self.model, index, &next),
         };
         match reused {
             Some(own) => states.extend(own),
