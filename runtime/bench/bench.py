@@ -11,14 +11,20 @@ and run as is), --seed ../shared/seeds/000_*.txt (the seed's `AutomationResultRe
 code is extracted from the seed text at run time), --python .tools/venv/bin/python.
 
 How (see docs/bench-runtime.md):
-* One local HTTP server (this script, 127.0.0.1 only) is both the Lambda Runtime API
+* One local HTTP server (127.0.0.1 only) is both the Lambda Runtime API
   (AWS_LAMBDA_RUNTIME_API) and the AWS endpoint (AWS_ENDPOINT_URL), answering every AWS call
-  with the same recorded response whichever handler asks.
+  with the same recorded response whichever handler asks. `--server rust` (default): the
+  replay server runtime/examples/bench_endpoint.rs (built here with `cargo build --release
+  -p approvalc-runtime --example bench_endpoint`, or `--endpoint-bin`), fed the event and the
+  recorded answers on stdin, reporting each answer with its timestamps on stdout;
+  `--server-threads N` gives it N tokio workers (1 = single-threaded, the default).
+  `--server python`: the earlier server in this script (http.server, one thread per
+  connection), kept to compare.
 * Rust: the `bootstrap` process. Python: a child interpreter running a minimal Lambda runtime
   loop (GET next → lambda_handler(event, ctx) → POST response, as the Python runtime does)
   around the seed's code. stdout/stderr of both go to /dev/null.
 * Latency per event = event handed out on `/invocation/next` → `/invocation/<id>/response`
-  received. Cold = process exec → first response (interpreter/imports or binary start, client
+  received, both timestamps taken by the server on CLOCK_MONOTONIC (time.perf_counter's). Cold = process exec → first response (interpreter/imports or binary start, client
   set-up, the seed's STS call, first event). Peak memory = VmHWM of the process after the last
   event. CPU = utime+stime of the process over the warm events.
 
@@ -211,6 +217,104 @@ class Server(ThreadingHTTPServer):
         pass  # clients closing keep-alive connections at exit
 
 
+class PythonEndpoint:
+    """The earlier harness server (`--server python`): Server above, on a thread of this
+    process."""
+
+    def __init__(self, event):
+        self.server = Server(event)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def enqueue(self, req_id):
+        self.server.state.events.put(req_id)
+
+    def next_done(self, timeout):
+        """(request id, response|error, t_done, body bytes, t_served or None); raises
+        queue.Empty after `timeout` seconds."""
+        rid, kind, t_done, body = self.server.state.done.get(timeout=timeout)
+        return rid, kind, t_done, body, self.server.state.served.get(rid)
+
+    def close(self):
+        """(AWS calls by target, seconds spent answering them)."""
+        self.server.shutdown()
+        self.server.server_close()
+        state = self.server.state
+        return dict(state.aws_calls), state.aws_busy_s
+
+
+class RustEndpoint:
+    """runtime/examples/bench_endpoint.rs as a child process: config and request ids on its
+    stdin, `port`/`done`/`stats` JSON lines on its stdout (read by a thread into a queue)."""
+
+    def __init__(self, exe, threads, event):
+        self.proc = subprocess.Popen([exe, "--threads", str(threads)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        config = {"event": event.decode("utf-8"),
+                  "recorded": {k: v.decode("utf-8") for k, v in RECORDED_BYTES.items()},
+                  "sts": STS_IDENTITY, "function_arn": FUNCTION_ARN}
+        self.proc.stdin.write(json.dumps(config) + "\n")
+        self.proc.stdin.flush()
+        self.port = self._expect("port", 30)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(json.loads(line))
+        self.lines.put(None)
+
+    def _expect(self, key, timeout):
+        msg = self.lines.get(timeout=timeout)
+        if msg is None or key not in msg:
+            raise SystemExit(f"bench_endpoint: expected {key!r}, got {msg!r} "
+                             f"(exit code {self.proc.poll()})")
+        return msg[key]
+
+    def enqueue(self, req_id):
+        self.proc.stdin.write(req_id + "\n")
+        self.proc.stdin.flush()
+
+    def next_done(self, timeout):
+        d = self._expect("done", timeout)
+        served = d["served_ns"] / 1e9 if d["served_ns"] is not None else None
+        return d["id"], d["kind"], d["done_ns"] / 1e9, d["body"].encode("utf-8"), served
+
+    def close(self):
+        self.proc.stdin.close()
+        try:
+            stats = self._expect("stats", 30)
+        finally:
+            self.proc.wait(timeout=30)
+        return stats["aws_calls"], stats["aws_busy_ns"] / 1e9
+
+
+def build_endpoint():
+    """Build the replay server (release profile; examples link the crate's dev-dependencies,
+    so the first build compiles those too) and return the path of its executable."""
+    cmd = ["cargo", "build", "--release", "-p", "approvalc-runtime", "--example",
+           "bench_endpoint", "--message-format=json-render-diagnostics"]
+    out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if out.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed (exit code {out.returncode})")
+    for line in out.stdout.splitlines():
+        msg = json.loads(line)
+        if (msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "bench_endpoint"
+                and msg.get("executable")):
+            return msg["executable"]
+    raise SystemExit("cargo built no bench_endpoint executable")
+
+
+# Which server `drive` starts for each handler process: set once by main().
+ENDPOINT = {"kind": "python", "exe": None, "threads": 1}
+
+
+def new_endpoint(event):
+    if ENDPOINT["kind"] == "rust":
+        return RustEndpoint(ENDPOINT["exe"], ENDPOINT["threads"], event)
+    return PythonEndpoint(event)
+
+
 # A minimal Lambda runtime loop for the seed's handler, doing what the managed Python runtime
 # does between events: long-poll `next`, call the handler, post the result as JSON.
 PY_RUNTIME = r"""
@@ -273,21 +377,18 @@ def base_env(port):
 def drive(argv, events, accept, extra_env=(), event=EVENT_BYTES):
     """Start one handler process against a fresh server, feed it `events` events; figures
     for that process."""
-    server = Server(event)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = new_endpoint(event)
     try:
-        result = drive_on(server, argv, events, accept, extra_env)
+        result = drive_on(endpoint, argv, events, accept, extra_env)
     finally:
-        server.shutdown()
-        server.server_close()
-    result["aws_calls"] = dict(server.state.aws_calls)
-    result["endpoint_ms_per_event"] = server.state.aws_busy_s * 1e3 / events
+        aws_calls, aws_busy_s = endpoint.close()
+    result["aws_calls"] = aws_calls
+    result["endpoint_ms_per_event"] = aws_busy_s * 1e3 / events
     return result
 
 
-def drive_on(server, argv, events, accept, extra_env):
-    state = server.state
-    env = base_env(server.server_address[1])
+def drive_on(endpoint, argv, events, accept, extra_env):
+    env = base_env(endpoint.port)
     env.update(extra_env)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
@@ -296,9 +397,9 @@ def drive_on(server, argv, events, accept, extra_env):
     try:
         for i in range(events):
             req_id = f"req-{i}"
-            state.events.put(req_id)
+            endpoint.enqueue(req_id)
             try:
-                rid, kind, t_done, body = state.done.get(timeout=120)
+                rid, kind, t_done, body, t_served = endpoint.next_done(timeout=120)
             except queue.Empty:
                 raise SystemExit(f"{argv[0]}: no answer within 120 s (exit code {proc.poll()})")
             if kind != "response" or not accept(body):
@@ -307,7 +408,7 @@ def drive_on(server, argv, events, accept, extra_env):
             if i == 0:
                 cold = t_done - start
                 cpu_after_first = cpu_seconds(proc.pid)
-            latencies.append(t_done - state.served[rid])
+            latencies.append(t_done - t_served)
         cpu_warm = cpu_seconds(proc.pid) - cpu_after_first
         hwm = proc_status_kib(proc.pid, "VmHWM")
         # What the resident set is at the end: private heap/stacks vs mapped file pages
@@ -403,6 +504,12 @@ def main():
                     help="skip the start-up check of the other three zips next to --zip")
     ap.add_argument("--rust-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the Rust process (experiments)")
+    ap.add_argument("--server", choices=("rust", "python"), default="rust",
+                    help="the Runtime API + recorded-AWS server: the Rust replay server "
+                         "(default) or the earlier Python http.server")
+    ap.add_argument("--server-threads", type=int, default=1,
+                    help="tokio worker threads of the Rust server (1: single-threaded)")
+    ap.add_argument("--endpoint-bin", help="a built bench_endpoint (default: cargo build)")
     args = ap.parse_args()
     if not os.path.exists(args.zip):
         raise SystemExit(f"{args.zip} missing: run scripts/package-lambdas.sh --arch x86_64")
@@ -410,6 +517,10 @@ def main():
         raise SystemExit("seed 000 not found under ../shared/seeds: pass --seed")
     if subprocess.run([args.python, "-c", "import boto3"], capture_output=True).returncode:
         raise SystemExit(f"{args.python} cannot import boto3: run scripts/install-tools.sh")
+    ENDPOINT["kind"], ENDPOINT["threads"] = args.server, args.server_threads
+    if args.server == "rust":
+        ENDPOINT["exe"] = args.endpoint_bin or build_endpoint()
+    load_before = os.getloadavg()
 
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(args.zip) as z:
@@ -433,6 +544,10 @@ def main():
         others = {} if args.no_others else start_others(os.path.dirname(args.zip), tmp)
 
     report = {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "server": {"kind": args.server, "threads": args.server_threads
+                         if args.server == "rust" else None},
+              "loadavg_before": [round(x, 2) for x in load_before],
+              "loadavg_after": [round(x, 2) for x in os.getloadavg()],
               "events_per_run": args.events, "runs": args.runs,
               "zip_bytes": os.path.getsize(args.zip), "bootstrap_bytes": bootstrap_bytes,
               "python_interpreter": args.python, "other_zips": others}
@@ -449,11 +564,21 @@ def main():
                                     for k, v in sorted(runs[0]["aws_calls"].items())},
             **{k: statistics.median(summary(r["latencies_s"])[k] for r in runs)
                for k in ("first_ms", "median_ms", "p95_ms", "mean_ms")},
+            # Each run on its own, for the spread (the figures above are medians over runs).
+            "per_run": [{**{k: round(v, 3) for k, v in summary(r["latencies_s"]).items()},
+                         "cpu_per_warm_event_ms": round(r["cpu_per_warm_event_s"] * 1e3, 3),
+                         "peak_rss_mib": round(r["peak_rss_kib"] / 1024, 2),
+                         "endpoint_ms_per_event": round(r["endpoint_ms_per_event"], 3)}
+                        for r in runs],
         }
     py, rs = report["python"], report["rust"]
     report["ratio_python_over_rust"] = {
         k: round(py[k] / rs[k], 1) if rs[k] else None
         for k in ("median_ms", "p95_ms", "cold_ms", "cpu_per_warm_event_ms", "peak_rss_mib")}
+    report["ratio_per_run"] = [
+        {k: round(p[k] / r[k], 1) if r[k] else None
+         for k in ("median_ms", "p95_ms", "cpu_per_warm_event_ms", "peak_rss_mib")}
+        for p, r in zip(py["per_run"], rs["per_run"])]
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
