@@ -24,9 +24,11 @@ How (see docs/bench-runtime.md):
   loop (GET next → lambda_handler(event, ctx) → POST response, as the Python runtime does)
   around the seed's code. stdout/stderr of both go to /dev/null.
 * Latency per event = event handed out on `/invocation/next` → `/invocation/<id>/response`
-  received, both timestamps taken by the server on CLOCK_MONOTONIC (time.perf_counter's). Cold = process exec → first response (interpreter/imports or binary start, client
-  set-up, the seed's STS call, first event). Peak memory = VmHWM of the process after the last
-  event. CPU = utime+stime of the process over the warm events.
+  received, both timestamps taken by the server on CLOCK_MONOTONIC (time.perf_counter's).
+  Cold = process exec → first response (interpreter/imports or binary start, client set-up,
+  the seed's STS call, first event). Peak memory = VmHWM of the process after the last event.
+  CPU = utime+stime of the process over the warm events (clock ticks), and the same from
+  /proc/<pid>/task/*/schedstat (nanoseconds), with voluntary context switches per event.
 
 * The other three zips next to --zip (codepipeline-callback, cleanup, reconciler) are each
   started once with one event that goes through real AWS calls, for their cold start, peak
@@ -356,6 +358,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def sched_counters(pid):
+    """(ns on CPU, voluntary context switches) summed over the process's threads:
+    /proc/<pid>/task/*/schedstat is in nanoseconds, where utime+stime counts whole clock
+    ticks (10 ms here, a coarse step against well under a millisecond per event)."""
+    ns, switches = 0, 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            ns += int(f.read().split()[0])
+        switches += proc_status_kib(f"{pid}/task/{task}", "voluntary_ctxt_switches")
+    return ns, switches
+
+
 def base_env(port):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RUST_LOG"))}
     env.update({
@@ -393,7 +407,7 @@ def drive_on(endpoint, argv, events, accept, extra_env):
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    latencies, cold, cpu_after_first = [], None, 0.0
+    latencies, cold, cpu_after_first, sched_after_first = [], None, 0.0, (0, 0)
     try:
         for i in range(events):
             req_id = f"req-{i}"
@@ -408,8 +422,10 @@ def drive_on(endpoint, argv, events, accept, extra_env):
             if i == 0:
                 cold = t_done - start
                 cpu_after_first = cpu_seconds(proc.pid)
+                sched_after_first = sched_counters(proc.pid)
             latencies.append(t_done - t_served)
         cpu_warm = cpu_seconds(proc.pid) - cpu_after_first
+        sched_ns, switches = (b - a for a, b in zip(sched_after_first, sched_counters(proc.pid)))
         hwm = proc_status_kib(proc.pid, "VmHWM")
         # What the resident set is at the end: private heap/stacks vs mapped file pages
         # (the binary's text, libpython, .so files), which the kernel can drop and share.
@@ -421,6 +437,8 @@ def drive_on(endpoint, argv, events, accept, extra_env):
     return {"cold_s": cold, "latencies_s": latencies, "peak_rss_kib": hwm,
             "rss_anon_kib": rss_split["RssAnon"], "rss_file_kib": rss_split["RssFile"],
             "threads": threads, "cpu_per_warm_event_s": cpu_warm / max(1, events - 1),
+            "sched_cpu_per_warm_event_s": sched_ns / 1e9 / max(1, events - 1),
+            "switches_per_warm_event": switches / max(1, events - 1),
             "last_answer": last_body.decode("utf-8", "replace")}
 
 
@@ -559,6 +577,10 @@ def main():
             "end_rss_file_mib": statistics.median(r["rss_file_kib"] for r in runs) / 1024,
             "threads": runs[0]["threads"],
             "cpu_per_warm_event_ms": statistics.median(r["cpu_per_warm_event_s"] for r in runs) * 1e3,
+            "sched_cpu_per_warm_event_ms": statistics.median(
+                r["sched_cpu_per_warm_event_s"] for r in runs) * 1e3,
+            "voluntary_switches_per_warm_event": statistics.median(
+                r["switches_per_warm_event"] for r in runs),
             "endpoint_ms_per_event": statistics.median(r["endpoint_ms_per_event"] for r in runs),
             "aws_calls_per_event": {k: round(v / args.events, 3)
                                     for k, v in sorted(runs[0]["aws_calls"].items())},
@@ -567,6 +589,10 @@ def main():
             # Each run on its own, for the spread (the figures above are medians over runs).
             "per_run": [{**{k: round(v, 3) for k, v in summary(r["latencies_s"]).items()},
                          "cpu_per_warm_event_ms": round(r["cpu_per_warm_event_s"] * 1e3, 3),
+                         "sched_cpu_per_warm_event_ms":
+                             round(r["sched_cpu_per_warm_event_s"] * 1e3, 3),
+                         "voluntary_switches_per_warm_event":
+                             round(r["switches_per_warm_event"], 2),
                          "peak_rss_mib": round(r["peak_rss_kib"] / 1024, 2),
                          "endpoint_ms_per_event": round(r["endpoint_ms_per_event"], 3)}
                         for r in runs],
@@ -574,10 +600,12 @@ def main():
     py, rs = report["python"], report["rust"]
     report["ratio_python_over_rust"] = {
         k: round(py[k] / rs[k], 1) if rs[k] else None
-        for k in ("median_ms", "p95_ms", "cold_ms", "cpu_per_warm_event_ms", "peak_rss_mib")}
+        for k in ("median_ms", "p95_ms", "cold_ms", "cpu_per_warm_event_ms",
+                  "sched_cpu_per_warm_event_ms", "peak_rss_mib")}
     report["ratio_per_run"] = [
         {k: round(p[k] / r[k], 1) if r[k] else None
-         for k in ("median_ms", "p95_ms", "cpu_per_warm_event_ms", "peak_rss_mib")}
+         for k in ("median_ms", "p95_ms", "cpu_per_warm_event_ms",
+                   "sched_cpu_per_warm_event_ms", "peak_rss_mib")}
         for p, r in zip(py["per_run"], rs["per_run"])]
     text = json.dumps(report, indent=2)
     print(text)
