@@ -260,6 +260,8 @@ class RustEndpoint:
         self.proc.stdin.write(json.dumps(config) + "\n")
         self.proc.stdin.flush()
         self.port = self._expect("port", 30)
+        if ENDPOINT["pin"]:
+            os.sched_setaffinity(self.proc.pid, PINS[ENDPOINT["pin"]][0])
 
     def _read(self):
         for line in self.proc.stdout:
@@ -307,8 +309,11 @@ def build_endpoint():
     raise SystemExit("cargo built no bench_endpoint executable")
 
 
-# Which server `drive` starts for each handler process: set once by main().
-ENDPOINT = {"kind": "python", "exe": None, "threads": 1}
+# Which server `drive` starts for each handler process: set once by main(). `pin` (an
+# experiment, off by default): CPUs for the server and the handler process, to show what
+# sharing one core vs having one each does to the figures.
+ENDPOINT = {"kind": "python", "exe": None, "threads": 1, "pin": None}
+PINS = {"same": ({0}, {0}), "split": ({0}, {1})}
 
 
 def new_endpoint(event):
@@ -405,8 +410,10 @@ def drive_on(endpoint, argv, events, accept, extra_env):
     env = base_env(endpoint.port)
     env.update(extra_env)
     start = time.perf_counter()
+    pin = PINS[ENDPOINT["pin"]][1] if ENDPOINT["pin"] else None
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            preexec_fn=(lambda: os.sched_setaffinity(0, pin)) if pin else None)
     latencies, cold, cpu_after_first, sched_after_first = [], None, 0.0, (0, 0)
     try:
         for i in range(events):
@@ -528,6 +535,9 @@ def main():
     ap.add_argument("--server-threads", type=int, default=1,
                     help="tokio worker threads of the Rust server (1: single-threaded)")
     ap.add_argument("--endpoint-bin", help="a built bench_endpoint (default: cargo build)")
+    ap.add_argument("--pin", choices=tuple(PINS),
+                    help="experiment: Rust server and handler on the same CPU (0) or one "
+                         "each (0, 1); not how the figures in the docs are measured")
     args = ap.parse_args()
     if not os.path.exists(args.zip):
         raise SystemExit(f"{args.zip} missing: run scripts/package-lambdas.sh --arch x86_64")
@@ -536,6 +546,9 @@ def main():
     if subprocess.run([args.python, "-c", "import boto3"], capture_output=True).returncode:
         raise SystemExit(f"{args.python} cannot import boto3: run scripts/install-tools.sh")
     ENDPOINT["kind"], ENDPOINT["threads"] = args.server, args.server_threads
+    if args.pin and args.server != "rust":
+        raise SystemExit("--pin needs --server rust (the Python server is a thread of this script)")
+    ENDPOINT["pin"] = args.pin
     if args.server == "rust":
         ENDPOINT["exe"] = args.endpoint_bin or build_endpoint()
     load_before = os.getloadavg()
@@ -563,7 +576,7 @@ def main():
 
     report = {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "server": {"kind": args.server, "threads": args.server_threads
-                         if args.server == "rust" else None},
+                         if args.server == "rust" else None, "pin": args.pin},
               "loadavg_before": [round(x, 2) for x in load_before],
               "loadavg_after": [round(x, 2) for x in os.getloadavg()],
               "events_per_run": args.events, "runs": args.runs,
