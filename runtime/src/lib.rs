@@ -21,7 +21,8 @@
 //! in `src/aws/tests.rs`), handler tests on recorded fixtures in
 //! `tests/handlers.rs`, property tests (no panic, nothing reached on foreign events) in
 //! `tests/no_panic.rs`, moto tests in `tests/moto.rs` (feature `aws`), the Lambda zip check in
-//! `tests/packaging.rs`; the benchmark is `bench/bench.py` (docs/bench-runtime.md).
+//! `tests/packaging.rs`; the benchmark is `bench/bench.py` with its replay server
+//! `examples/bench_endpoint.rs` (docs/bench-runtime.md).
 
 pub mod config;
 pub mod decide;
