@@ -119,6 +119,8 @@ struct Row {
     parent_bytes: Option<usize>,
     /// Part machines the parent was split into, and the largest one's definition bytes.
     parts: Option<(usize, usize)>,
+    /// Ordering edges added to make the graph series-parallel (`manifest.extra_edges`).
+    extra_edges: Option<usize>,
     quota_codes: Option<Vec<&'static str>>,
 }
 
@@ -186,6 +188,9 @@ fn row(shape: &str, generate: common::Shape, n: usize, lower: bool) -> Row {
         let largest = parts.iter().map(|p| p.definition_bytes).max().unwrap_or(0);
         Some((parts.len(), largest))
     });
+    let extra_edges = first
+        .as_ref()
+        .and_then(|(_, lowered)| Some(lowered.artifacts.as_ref()?.manifest.extra_edges.len()));
     let quota_codes = first.as_ref().map(|(_, lowered)| {
         lowered
             .diagnostics
@@ -212,6 +217,7 @@ fn row(shape: &str, generate: common::Shape, n: usize, lower: bool) -> Row {
         lower_ast,
         parent_bytes,
         parts,
+        extra_edges,
         quota_codes,
     }
 }
@@ -238,9 +244,11 @@ fn ratio(a: Option<Time>, b: Option<Time>) -> String {
 fn print_header(shape: &str) {
     println!("\n### {shape}\n");
     println!(
-        "| stages | YAML bytes | YAML scan | serde-saphyr → Value | **parse+check** | ×saphyr | growth | **parse+check+lower+render** | ×saphyr | growth | check (AST) | growth | check+lower+render (AST) | growth | wall parse+check / compile | parent bytes | % of 1 MiB | parts | largest part bytes | quota errors |"
+        "| stages | YAML bytes | YAML scan | serde-saphyr → Value | **parse+check** | ×saphyr | growth | **parse+check+lower+render** | ×saphyr | growth | check (AST) | growth | check+lower+render (AST) | growth | wall parse+check / compile | parent bytes | % of 1 MiB | parts | largest part bytes | extra edges | quota errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
 }
 
 fn print_row(r: &Row, before: Option<&Row>) {
@@ -250,7 +258,7 @@ fn print_row(r: &Row, before: Option<&Row>) {
         _ => "—".to_owned(),
     };
     println!(
-        "| {} | {} | {} | {} | **{}** | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | **{}** | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         r.n,
         r.yaml_bytes,
         show(r.scan),
@@ -273,6 +281,7 @@ fn print_row(r: &Row, before: Option<&Row>) {
         )),
         r.parts.map_or("—".to_owned(), |(n, _)| n.to_string()),
         r.parts.map_or("—".to_owned(), |(_, b)| b.to_string()),
+        r.extra_edges.map_or("—".to_owned(), |e| e.to_string()),
         match &r.quota_codes {
             None => "—".to_owned(),
             Some(codes) if codes.is_empty() => "none".to_owned(),

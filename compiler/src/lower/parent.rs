@@ -178,12 +178,12 @@ fn parent_machine(
     seeds: &Seeds,
     worst_case_seconds: u64,
 ) -> Parent {
-    let (model, plan) = (builder.model, builder.plan);
+    let model = builder.model;
     let mut states = IndexMap::new();
     let (validate, fails) = validate_input(model);
     states.insert("ValidateInput".to_owned(), validate);
     states.extend(fails);
-    states.insert("Prepare".to_owned(), prepare(model, seeds, plan, true));
+    states.insert("Prepare".to_owned(), builder.prepare(seeds, true));
     let after_init = if body.is_empty() {
         "Approved"
     } else {
@@ -255,10 +255,7 @@ fn part_machine(builder: &mut Builder<'_>, index: usize) -> Option<Parent> {
     let (model, plan) = (builder.model, builder.plan);
     let part = plan.parts.get(index)?;
     let mut states = IndexMap::new();
-    states.insert(
-        "Prepare".to_owned(),
-        prepare(model, &part.seeds, plan, false),
-    );
+    states.insert("Prepare".to_owned(), builder.prepare(&part.seeds, false));
     states.insert(
         "Init".to_owned(),
         State::Pass(PassState {
@@ -465,6 +462,8 @@ struct CachedStage {
     skip: bool,
     /// How many choice rules go on to the next state (`_Decide`, `_EscalationDecide`).
     go_on: usize,
+    /// Its `"key":{cancelled record}` entry in a `Prepare` state.
+    record_len: usize,
 }
 
 impl StageCache {
@@ -473,7 +472,13 @@ impl StageCache {
             let states = stage_states(model, index, Transition::End);
             let id = model.stages.get(index).map_or("", |s| s.id.as_str());
             let choice = |name: String| matches!(states.get(&name), Some(State::Choice(_)));
+            let record_len = model.stages.get(index).map_or(0, |stage| {
+                compact_len(&stage_key(stage.id.as_str()))
+                    + 1
+                    + compact_len(&stage_record(stage, "cancelled"))
+            });
             CachedStage {
+                record_len,
                 end_len: compact_len(&states),
                 skip: states.contains_key(&format!("{id}_Skip")),
                 go_on: usize::from(choice(format!("{id}_Decide")))
@@ -917,6 +922,30 @@ impl<'m> Builder<'m> {
             Some(own) => states.extend(own),
             None => self.emit_stage_states(index, next, states),
         }
+    }
+
+    /// The `Prepare` state; when measuring, without the stage records, whose lengths
+    /// (and commas) go to [`Builder::measured`].
+    fn prepare(&mut self, seeds: &Seeds, with_defaults: bool) -> State {
+        let StageMode::Measure(cache) = &mut self.stages else {
+            return prepare(self.model, seeds, self.plan, with_defaults);
+        };
+        let mut records = 0;
+        for &index in &seeds.stages {
+            if self.model.stages.get(index).is_some() {
+                records += cache.entry(self.model, index).record_len + 1;
+            }
+        }
+        // Without parts, the records are the map's only entries: one comma fewer.
+        if seeds.parts.is_empty() {
+            records = records.saturating_sub(1);
+        }
+        self.measured += records;
+        let parts_only = Seeds {
+            stages: Vec::new(),
+            parts: seeds.parts.clone(),
+        };
+        prepare(self.model, &parts_only, self.plan, with_defaults)
     }
 
     /// A map whose every entry was measured, not built, is `{}` in the skeleton: its
