@@ -16,6 +16,10 @@
 
 mod common;
 
+/// The approvalc binary's allocator (crates/cli/src/main.rs): the bench measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Instant;
 
