@@ -6,7 +6,7 @@
 # 1. scripts/install-tools.sh   moto + external validators (pinned; a no-op when current)
 # 2. cargo fmt --all --check
 # 3. cargo clippy --workspace --all-targets --all-features -- -D warnings
-# 4. cargo test --workspace --all-features --no-fail-fast  (all features: the runtime's SDK ports, Lambda bins and moto tests sit behind `aws`)
+# 4. cargo test --workspace --all-features --no-fail-fast  (all features: the runtime's AWS ports, Lambda bins and moto tests sit behind `aws`)
 #
 # Every step runs even when an earlier one fails, so one run shows every problem;
 # the exit status is non-zero when any step failed. Tests that need moto fail (they
