@@ -627,19 +627,7 @@ fn greedy_split(graph: &Graph, set: &[usize]) -> Vec<bool> {
 /// as many levels as the longest path: no chain gets longer. Linear in the knot's nodes and
 /// edges (the edges it adds are counted by [`missing_edges`] between consecutive levels).
 fn level_pieces(graph: &Graph, set: &[usize]) -> Vec<Vec<usize>> {
-    let local: HashMap<usize, usize> = set.iter().enumerate().map(|(k, &v)| (v, k)).collect();
-    let mut of = vec![0usize; set.len()];
-    for (k, &v) in set.iter().enumerate() {
-        let level = graph.pred[v]
-            .iter()
-            .filter_map(|p| local.get(p).and_then(|&p| of.get(p)))
-            .map(|l| l + 1)
-            .max()
-            .unwrap_or(0);
-        if let Some(slot) = of.get_mut(k) {
-            *slot = level;
-        }
-    }
+    let (local, mut of) = longest_path_levels(graph, set);
     for (k, &v) in set.iter().enumerate().rev() {
         // A successor is at level ≥ 1 (it has this node as a predecessor).
         let latest = graph.succ[v]
@@ -663,6 +651,25 @@ fn level_pieces(graph: &Graph, set: &[usize]) -> Vec<Vec<usize>> {
     pieces
 }
 
+/// Longest-path level of each member of a convex set given in topological order (0 for a
+/// member with no predecessor in the set), with the map from node to local index.
+fn longest_path_levels(graph: &Graph, set: &[usize]) -> (HashMap<usize, usize>, Vec<usize>) {
+    let local: HashMap<usize, usize> = set.iter().enumerate().map(|(k, &v)| (v, k)).collect();
+    let mut of = vec![0usize; set.len()];
+    for (k, &v) in set.iter().enumerate() {
+        let level = graph.pred[v]
+            .iter()
+            .filter_map(|p| local.get(p).and_then(|&p| of.get(p)))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        if let Some(slot) = of.get_mut(k) {
+            *slot = level;
+        }
+    }
+    (local, of)
+}
+
 /// Longest-path levels of a convex set (in topological order) and, per node, how many
 /// members of the set are above and below it, from bitsets over local indices.
 struct Levels {
@@ -673,20 +680,8 @@ struct Levels {
 
 impl Levels {
     fn new(graph: &Graph, set: &[usize]) -> Self {
-        let local: HashMap<usize, usize> = set.iter().enumerate().map(|(k, &v)| (v, k)).collect();
+        let (local, of) = longest_path_levels(graph, set);
         let len = set.len();
-        let mut of = vec![0usize; len];
-        for (k, &v) in set.iter().enumerate() {
-            let level = graph.pred[v]
-                .iter()
-                .filter_map(|p| local.get(p).and_then(|&p| of.get(p)))
-                .map(|l| l + 1)
-                .max()
-                .unwrap_or(0);
-            if let Some(slot) = of.get_mut(k) {
-                *slot = level;
-            }
-        }
         let ancestors = closure_counts(
             len,
             set.iter().map(|v| {

@@ -1101,24 +1101,13 @@ mod tests {
 
     #[test]
     fn history_shows_which_stage_waits_on_which_child_and_what_was_decided() {
-        let entered = |id, name: &str| {
-            event(id, HistoryEventType::TaskStateEntered)
-                .state_entered_event_details(
-                    StateEnteredEventDetails::builder()
-                        .name(name)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap()
-        };
         let child =
             "arn:aws:states:ap-northeast-1:222222222222:execution:approvalc-ssm-approval:c1";
         let record = json!({"stages": {
             "team_lead": {"stage": "team-lead", "decision": "approved", "approvers": ["arn:aws:iam::111111111111:role/TeamLead"], "decided_at": "2026-01-01T00:00:00Z"},
             "qa": {"stage": "qa", "decision": "cancelled"}}});
         let events = vec![
-            entered(1, "team-lead"),
+            entered_event(1, "team-lead"),
             event(2, HistoryEventType::TaskStateExited)
                 .state_exited_event_details(
                     StateExitedEventDetails::builder()
@@ -1129,20 +1118,10 @@ mod tests {
                 )
                 .build()
                 .unwrap(),
-            entered(3, "qa"),
+            entered_event(3, "qa"),
             event(4, HistoryEventType::TaskScheduled).build().unwrap(),
             event(5, HistoryEventType::TaskStarted).build().unwrap(),
-            event(6, HistoryEventType::TaskSubmitted)
-                .task_submitted_event_details(
-                    TaskSubmittedEventDetails::builder()
-                        .resource_type("states")
-                        .resource("startExecution.sync:2")
-                        .output(json!({"ExecutionArn": child}).to_string())
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
+            submitted(6, child),
         ];
         let seen = fold_history(&events, &manifest());
         let lead = &seen["team-lead"];
