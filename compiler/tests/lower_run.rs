@@ -8,36 +8,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use approvalc_compiler::lower::{self, Artifacts, child, names::ChildKind};
+use approvalc_compiler::lower::{Artifacts, child, names::ChildKind};
 use approvalc_engine::{
     Execution, ExecutionConfig, Failure, Machine, Status, TaskHandler, TaskOutcome, TaskRequest,
 };
 use serde_json::{Value, json};
 
-const START_SYNC: &str = "arn:aws:states:::states:startExecution.sync:2";
-
-fn compile_clean(source: &str) -> Artifacts {
-    let compiled = lower::compile(source);
-    let errors: Vec<String> = compiled
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| format!("{}: {}", d.code, d.message))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    compiled.artifacts.expect("artifacts")
-}
+mod common;
+use common::{START_SYNC, compile_clean, json_of};
 
 fn example(name: &str) -> Artifacts {
     let path = format!("{}/../workflows/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
     compile_clean(&std::fs::read_to_string(path).expect("example"))
-}
-
-fn json_of(artifacts: &Artifacts, path: &str) -> Value {
-    let file = artifacts
-        .file(path)
-        .unwrap_or_else(|| panic!("{path} missing"));
-    serde_json::from_str(&file.contents).expect("JSON")
 }
 
 /// How the test's runtime answers a stage.

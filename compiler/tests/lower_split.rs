@@ -15,8 +15,10 @@ use approvalc_engine::{
 };
 use serde_json::{Value, json};
 
+mod common;
+use common::{START_SYNC, compile_clean, json_of};
+
 const HEADER: &str = "apiVersion: approvalc/v1\nname: gen\nregion: us-east-1\nhome: main\naccounts:\n  main: { id: \"111111111111\" }\n  other: { id: \"222222222222\" }\nstages:\n";
-const START_SYNC: &str = "arn:aws:states:::states:startExecution.sync:2";
 
 fn stage(id: &str, needs: &[String], extra: &str) -> String {
     let needs = if needs.is_empty() {
@@ -61,25 +63,6 @@ fn fan(n: usize) -> String {
     let all: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
     stages.push_str(&stage("sink", &all, ""));
     format!("{HEADER}{stages}")
-}
-
-fn compile_clean(source: &str) -> Artifacts {
-    let compiled = lower::compile(source);
-    let errors: Vec<String> = compiled
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| format!("{}: {}", d.code, d.message))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    compiled.artifacts.expect("artifacts")
-}
-
-fn json_of(artifacts: &Artifacts, path: &str) -> Value {
-    let file = artifacts
-        .file(path)
-        .unwrap_or_else(|| panic!("{path} missing"));
-    serde_json::from_str(&file.contents).expect("JSON")
 }
 
 /// An upper bound of history events that does not use the compiler's formula: every state
