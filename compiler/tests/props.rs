@@ -78,6 +78,21 @@ fn token() -> impl Strategy<Value = String> {
     .prop_map(str::to_owned)
 }
 
+/// Stage graph edges: half the time anything (out of range, self loops, cycles,
+/// repeats), half the time distinct backward edges, which always make a valid graph. Without
+/// the second half nearly every case is an error and the ordering property ran on no model
+/// at all in about one run in three.
+fn edges() -> impl Strategy<Value = Vec<(usize, usize)>> {
+    let any = prop::collection::vec((0usize..26, 0usize..26), 0..60);
+    let backward = prop::collection::vec((0usize..26, 0usize..26), 0..60).prop_map(|edges| {
+        let mut edges: Vec<_> = edges.into_iter().filter(|(from, to)| from > to).collect();
+        edges.sort_unstable();
+        edges.dedup();
+        edges
+    });
+    prop_oneof![any, backward]
+}
+
 fn condition() -> impl Strategy<Value = String> {
     prop::collection::vec(token(), 0..12).prop_map(|t| t.join(" "))
 }
@@ -88,8 +103,8 @@ proptest! {
     #[test]
     fn random_graphs_never_panic_and_models_are_ordered(
         n in 1usize..25,
-        edges in prop::collection::vec((0usize..26, 0usize..26), 0..60),
-        whens in prop::collection::vec(condition(), 0..25),
+        edges in edges(),
+        whens in prop_oneof![Just(Vec::new()), prop::collection::vec(condition(), 0..25)],
     ) {
         let checked = check(&graph_yaml(n, &edges, &whens));
         prop_assert_eq!(checked.model.is_some(), !checked.has_errors());
