@@ -478,41 +478,36 @@ fn renumber(
 /// Stages a body runs itself (not inside the parts it starts).
 fn inline_stages(nodes: &[Node]) -> Vec<usize> {
     let mut out = Vec::new();
-    collect_inline(nodes, &mut out);
-    out
-}
-
-fn collect_inline(nodes: &[Node], out: &mut Vec<usize>) {
-    for node in nodes {
-        match node {
-            Node::Stage(i) => out.push(*i),
-            Node::Parallel { branches, .. } => {
-                for b in branches {
-                    collect_inline(b, out);
-                }
-            }
-            Node::Part(_) => {}
+    for_each_leaf(nodes, &mut |node| {
+        if let Node::Stage(i) = node {
+            out.push(*i);
         }
-    }
+    });
+    out
 }
 
 /// Parts a body starts itself, in order.
 fn direct_parts(nodes: &[Node]) -> Vec<usize> {
     let mut out = Vec::new();
-    collect_parts(nodes, &mut out);
+    for_each_leaf(nodes, &mut |node| {
+        if let Node::Part(p) = node {
+            out.push(*p);
+        }
+    });
     out
 }
 
-fn collect_parts(nodes: &[Node], out: &mut Vec<usize>) {
+/// Visits the stages and parts of a body in order, through its `Parallel` branches (not
+/// into the parts).
+fn for_each_leaf(nodes: &[Node], visit: &mut impl FnMut(&Node)) {
     for node in nodes {
         match node {
-            Node::Part(p) => out.push(*p),
             Node::Parallel { branches, .. } => {
                 for b in branches {
-                    collect_parts(b, out);
+                    for_each_leaf(b, visit);
                 }
             }
-            Node::Stage(_) => {}
+            leaf => visit(leaf),
         }
     }
 }
