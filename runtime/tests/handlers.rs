@@ -67,12 +67,7 @@ async fn ssm_event(w: &World, fixture_name: &str) -> Result<Report, HandlerError
 #[tokio::test]
 async fn ssm_approval_sends_the_task_result() {
     let w = World::new();
-    w.tokens.put(item("ssm"));
-    w.ssm.insert(automation(
-        AutomationStatus::Success,
-        Some("Approved"),
-        vec![decision_json(BOB, "Approve", "looks good")],
-    ));
+    w.with_ssm_approved_by_bob("looks good");
 
     let report = ssm_event(&w, "ssm-execution-success.json").await.unwrap();
 
@@ -264,12 +259,7 @@ async fn approval_without_named_approver_or_with_garbage_decisions_fails_closed(
 #[tokio::test]
 async fn duplicate_event_ends_quietly_after_one_delivery() {
     let w = World::new();
-    w.tokens.put(item("ssm"));
-    w.ssm.insert(automation(
-        AutomationStatus::Success,
-        Some("Approved"),
-        vec![decision_json(BOB, "Approve", "")],
-    ));
+    w.with_ssm_approved_by_bob("");
 
     let first = ssm_event(&w, "ssm-execution-success.json").await.unwrap();
     let second = ssm_event(&w, "ssm-execution-success.json").await.unwrap();
@@ -315,12 +305,7 @@ async fn used_or_unknown_token_ends_cleanly() {
 #[tokio::test]
 async fn transient_sfn_failure_releases_the_claim_for_a_retry() {
     let w = World::new();
-    w.tokens.put(item("ssm"));
-    w.ssm.insert(automation(
-        AutomationStatus::Success,
-        Some("Approved"),
-        vec![decision_json(BOB, "Approve", "")],
-    ));
+    w.with_ssm_approved_by_bob("");
     *w.sfn.outage.lock().unwrap() = Some("ThrottlingException: Rate exceeded".into());
 
     let err = ssm_event(&w, "ssm-execution-success.json")
@@ -915,12 +900,7 @@ async fn cleanup_of_a_finished_automation_stops_nothing() {
 async fn reconciler_resolves_ended_tasks_and_leaves_running_ones() {
     let w = World::new();
     // 1: SSM approval that ended (event lost).
-    w.tokens.put(item("ssm"));
-    w.ssm.insert(automation(
-        AutomationStatus::Success,
-        Some("Approved"),
-        vec![decision_json(BOB, "Approve", "")],
-    ));
+    w.with_ssm_approved_by_bob("");
     // 2: a pipeline approval still pending.
     let mut pending = item("codepipeline");
     pending
@@ -1263,12 +1243,7 @@ async fn reconciler_resolves_ended_pipeline_approvals_and_timed_out_automations(
 #[tokio::test]
 async fn a_step_functions_error_quoting_the_token_is_scrubbed_before_logging() {
     let w = World::new();
-    w.tokens.put(item("ssm"));
-    w.ssm.insert(automation(
-        AutomationStatus::Success,
-        Some("Approved"),
-        vec![decision_json(BOB, "Approve", "")],
-    ));
+    w.with_ssm_approved_by_bob("");
     // The shape of a real ValidationException: it quotes the value it refused.
     *w.sfn.outage.lock().unwrap() = Some(format!(
         "ValidationException: 1 validation error detected: Value '{TOKEN}' at 'taskToken' failed to satisfy constraint"

@@ -3,7 +3,6 @@
 
 mod common;
 
-use approvalc_runtime::ports::AutomationStatus;
 use approvalc_runtime::{Report, cleanup, codepipeline_callback, ssm_callback};
 use common::*;
 use proptest::prelude::*;
@@ -65,12 +64,7 @@ fn mutated_fixture() -> impl Strategy<Value = Value> {
 
 fn run_all(event: &Value) -> Vec<Report> {
     let w = World::new();
-    w.tokens.put(item("ssm"));
-    w.ssm.insert(automation(
-        AutomationStatus::Success,
-        Some("Approved"),
-        vec![decision_json(BOB, "Approve", "")],
-    ));
+    w.with_ssm_approved_by_bob("");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -221,6 +221,16 @@ impl World {
         }
     }
 
+    /// The common case: the SSM item is stored and its automation ended with Bob approving.
+    pub fn with_ssm_approved_by_bob(&self, comment: &str) {
+        self.tokens.put(item("ssm"));
+        self.ssm.insert(automation(
+            AutomationStatus::Success,
+            Some("Approved"),
+            vec![decision_json(BOB, "Approve", comment)],
+        ));
+    }
+
     pub fn ctx(&self) -> Ctx<'_> {
         Ctx {
             config: &self.config,
