@@ -297,15 +297,11 @@ fn fold_history(events: &[HistoryEvent], manifest: &Manifest) -> BTreeMap<String
                 }
             }
             HistoryEventType::TaskSubmitted => {
-                let arn = event
-                    .task_submitted_event_details()
-                    .and_then(|d| d.output())
-                    .and_then(|o| serde_json::from_str::<Value>(o).ok())
-                    .and_then(|o| {
-                        o.get("ExecutionArn")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    });
+                let arn = started_execution_arn(
+                    event
+                        .task_submitted_event_details()
+                        .and_then(|d| d.output()),
+                );
                 if let (Some(arn), Some(stage)) = (arn, entered_state(&by_id, event))
                     && stage_ids.contains(&stage.as_str())
                 {
@@ -324,6 +320,15 @@ fn fold_history(events: &[HistoryEvent], manifest: &Manifest) -> BTreeMap<String
         }
     }
     seen
+}
+
+/// The `ExecutionArn` in a `startExecution` task's output (the `StartExecution` answer).
+fn started_execution_arn(output: Option<&str>) -> Option<String> {
+    let output = serde_json::from_str::<Value>(output?).ok()?;
+    output
+        .get("ExecutionArn")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// The state a task event belongs to: follow `previousEventId` back to its
@@ -356,14 +361,7 @@ fn part_executions(events: &[HistoryEvent], manifest: &Manifest) -> Vec<String> 
                     .task_succeeded_event_details()
                     .and_then(|d| d.output())
             });
-        let Some(arn) = output
-            .and_then(|o| serde_json::from_str::<Value>(o).ok())
-            .and_then(|o| {
-                o.get("ExecutionArn")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-        else {
+        let Some(arn) = started_execution_arn(output) else {
             continue;
         };
         // arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME
